@@ -1,0 +1,297 @@
+"""`ftlab` command line. Every command calls the same library functions as the app and the notebooks.
+
+JSON mode prints exactly one JSON value on stdout; progress and logs go to stderr.
+Exit codes: 0 success, 2 the user's mistake (one clear paragraph, no traceback), 1 a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import difflib
+import json
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from ftlab.config import TrainConfig, field_docs, list_presets
+from ftlab.errors import UserError
+
+_SCALARS: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "str": str}
+
+
+def _value_parser(annotation: str) -> Callable[[str], Any] | None:
+    """argparse type for a dataclass field annotation like `int | None` or `list[str] | str | None`."""
+    first = annotation.split("|")[0].strip()
+    if first.startswith("list["):
+        return lambda text: [part.strip() for part in text.split(",")] if "," in text else text
+    return _SCALARS.get(first)
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    docs = field_docs()
+    for field in dataclasses.fields(TrainConfig):
+        if field.name == "method_options":
+            continue
+        flag = "--" + field.name.replace("_", "-")
+        help_text = docs.get(field.name, "")
+        if field.type == "bool":
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        else:
+            parser.add_argument(flag, type=_value_parser(str(field.type)), default=None, help=help_text,
+                                metavar=field.name.upper())
+
+
+def _add_method_flags(parser: argparse.ArgumentParser) -> dict[str, tuple[str, str]]:
+    """One `--<method>-<option>` flag per option of every registered method; returns dest -> (method, option)."""
+    from ftlab.methods import list_methods
+    import ast
+    import inspect
+
+    owners: dict[str, tuple[str, str]] = {}
+    for spec in list_methods():
+        fields = dataclasses.fields(spec.config_cls)
+        if not fields:
+            continue
+        group = parser.add_argument_group(f"options of --method {spec.name}")
+        docs = _dataclass_docs(spec.config_cls, ast, inspect)
+        for field in fields:
+            dest = f"opt_{spec.name}_{field.name}"
+            kwargs: dict[str, Any] = {"dest": dest, "default": None, "help": docs.get(field.name, "")}
+            if field.type == "bool":
+                kwargs["action"] = argparse.BooleanOptionalAction
+            else:
+                kwargs["type"] = _value_parser(str(field.type))
+            group.add_argument(f"--{spec.name}-{field.name.replace('_', '-')}", **kwargs)
+            owners[dest] = (spec.name, field.name)
+    return owners
+
+
+def _dataclass_docs(cls: type, ast: Any, inspect: Any) -> dict[str, str]:
+    try:
+        body = ast.parse(inspect.getsource(cls)).body[0].body
+    except (OSError, TypeError):
+        return {}
+    return {node.target.id: str(nxt.value.value) for node, nxt in zip(body, body[1:])
+            if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's own errors as one line that names the fix (no usage dump), like every other user error."""
+
+    def error(self, message: str) -> NoReturn:
+        owners = _option_owners(self)
+        hint, prog = "", self.prog
+        if message.startswith("unrecognized arguments:"):
+            unknown = [t.split("=")[0] for t in message.split(":", 1)[1].split() if t.startswith("--")]
+            guesses = [g for flag in unknown for g in difflib.get_close_matches(flag, owners, n=1, cutoff=0.6)]
+            if guesses:
+                hint, prog = f" Did you mean {', '.join(guesses)}?", owners[guesses[0]]
+        self.exit(2, f"{self.prog}: error: {message.rstrip('.')}.{hint} Run `{prog} --help` to see the flags.\n")
+
+
+def _option_owners(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """Every `--flag` of the parser and its subcommands -> the prog that accepts it."""
+    owners: dict[str, str] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                owners.update(_option_owners(sub))
+        owners.update({flag: parser.prog for flag in action.option_strings if flag.startswith("--")})
+    return owners
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, tuple[str, str]]]:
+    parser = _Parser(prog="ftlab", description="Fine-Tuning Workbench: fine-tune, track and inspect "
+                                     "transformer models. Runs, checkpoints and the MLflow store live in $FTLAB_HOME.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = sub.add_parser("train", help="fine-tune a model (a new run, or --resume one)",
+                           description="Fine-tune a model. Values layer: preset < --config file < flags.")
+    train.add_argument("--config", help="YAML file of config values (flags override it)")
+    train.add_argument("--resume", metavar="RUN", help="continue RUN from its last checkpoint, optimizer state included")
+    train.add_argument("--json", action="store_true", help="print the run summary as one JSON object")
+    _add_config_flags(train)
+    owners = _add_method_flags(train)
+
+    runs_cmd = sub.add_parser("runs", help="list runs in the tracking store")
+    runs_cmd.add_argument("--json", action="store_true")
+
+    predict = sub.add_parser("predict", help="predict labels for texts with a trained run")
+    predict.add_argument("run", metavar="RUN")
+    predict.add_argument("--text", action="append", required=True, help="text to classify (repeat for several)")
+    predict.add_argument("--json", action="store_true")
+
+    evaluate = sub.add_parser("evaluate", help="score a run on a split and cache its per-example predictions")
+    evaluate.add_argument("run", metavar="RUN")
+    evaluate.add_argument("--split", default="test", help="train, validation or test (default: test)")
+    evaluate.add_argument("--refresh", action="store_true", help="recompute even when predictions are cached")
+    evaluate.add_argument("--json", action="store_true")
+
+    for name, text in [("datasets", "list registered datasets"), ("models", "list registered models"),
+                       ("methods", "list fine-tuning methods and their trainable fraction on the embedded model")]:
+        sub.add_parser(name, help=text).add_argument("--json", action="store_true")
+
+    assets = sub.add_parser("assets", help="manage the embedded model and data assets")
+    assets.add_argument("action", choices=["fetch"], help="fetch: download, verify and extract every asset")
+    return parser, owners
+
+
+# -- commands -----------------------------------------------------------------------------------------------------
+
+def cmd_train(args: argparse.Namespace, owners: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    from ftlab.config import load_config_file, resolve_config
+    from ftlab.train import resume, train
+
+    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if f.name != "method_options"}
+    method_flags = {dest: owners[dest] for dest in owners if getattr(args, dest) is not None}
+    if args.resume:
+        given = [f"--{k.replace('_', '-')}" for k, v in overrides.items() if v is not None]
+        given += (["--config"] if args.config else []) + [_flag(*owner) for owner in method_flags.values()]
+        if given:
+            raise UserError(f"--resume continues a run with its own saved config; drop {', '.join(given)} "
+                            "(or start a new run with them).")
+        return resume(args.resume)
+    config = resolve_config(load_config_file(args.config) if args.config else {}, overrides)
+    stray = {m: [_flag(m, o) for m2, o in method_flags.values() if m2 == m]
+             for m, _ in method_flags.values() if m != config.method}
+    if stray:
+        given = "; ".join(f"{', '.join(flags)} {'is an option' if len(flags) == 1 else 'are options'} of --method {m}"
+                          for m, flags in stray.items())
+        raise UserError(f"{given}, not of --method {config.method}. Drop {'it' if len(method_flags) == 1 else 'them'}, or choose --method "
+                        f"{' / '.join(stray)} instead.")
+    if method_flags:
+        options = {**config.method_options, **{o: getattr(args, d) for d, (_, o) in method_flags.items()}}
+        config = TrainConfig.from_dict({**config.to_dict(), "method_options": options})
+    from ftlab.models import check_model
+
+    check_model(config.model)  # before train() writes the run folder (train's plan() does not check the model)
+    return train(config)
+
+
+def _flag(method: str, option: str) -> str:
+    return f"--{method}-{option.replace('_', '-')}"
+
+
+def cmd_runs(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from ftlab.records import list_runs
+
+    return list_runs()
+
+
+def cmd_predict(args: argparse.Namespace) -> dict[str, Any]:
+    from ftlab.evaluate import predict
+
+    results = predict(args.run, args.text)
+    if len(results) == 1:
+        return {"run_id": args.run, **results[0]}
+    return {"run_id": args.run, "predictions": [{"text": t, **r} for t, r in zip(args.text, results)]}
+
+
+def cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    from ftlab.evaluate import predictions, predictions_path
+    from ftlab.records import summary
+
+    table, metrics = predictions(args.run, args.split, refresh_cache=args.refresh)
+    record = summary(args.run)
+    main = record["main_metric"]["name"]
+    record.update(split=args.split, metrics=metrics, predictions=str(predictions_path(args.run, args.split)),
+                  examples=len(table), main_metric={"name": main, "split": args.split, "value": metrics.get(main)})
+    return record
+
+
+def cmd_datasets(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from ftlab.data import list_datasets
+
+    return [{"name": d.name, "task": d.task, "description": d.description, "group_col": d.group_col}
+            for d in list_datasets()]
+
+
+def cmd_models(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from ftlab.models import list_models
+
+    return [{"name": m.name, "tasks": list(m.tasks), "params": m.params, "description": m.description}
+            for m in list_models()]
+
+
+def cmd_methods(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from ftlab.methods.summary import method_table
+
+    return method_table()
+
+
+def cmd_assets(args: argparse.Namespace) -> dict[str, Any]:
+    from ftlab.assets import fetch_all
+
+    return {name: str(path) for name, path in fetch_all().items()}
+
+
+# -- human-readable output ----------------------------------------------------------------------------------------
+
+def _print_human(command: str, result: Any) -> None:
+    if command in ("train", "evaluate"):
+        main = result["main_metric"]
+        print(f"run {result['run_id']}: {result['status']}  {main['split'] or ''} {main['name']}="
+              f"{_fmt(main['value'])}  trainable {result['param_counts']['trainable']:,} / "
+              f"{result['param_counts']['total']:,} params  {_fmt(result['wall_seconds'])} s")
+        if result.get("error"):
+            print(f"  error: {result['error']}")
+    elif command == "runs":
+        if not result:
+            print("no runs yet: start one with `ftlab train`")
+        for r in result:
+            print(f"{r['run_id']:<45} {r['status']:<10} {r['method'] or '':<8} {r['dataset'] or '':<16} "
+                  f"{r['main_metric']['name']}={_fmt(r['main_metric']['value'])}")
+    elif command == "predict":
+        for item in result.get("predictions", [result]):
+            probs = ", ".join(f"{k} {v:.3f}" for k, v in item["probabilities"].items())
+            print(f"{item['label']}  ({probs})")
+    elif isinstance(result, list):
+        for item in result:
+            print("  ".join(f"{v}" for v in item.values()))
+    else:
+        print(json.dumps(result, indent=2))
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, owners = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="ftlab: %(message)s", stream=sys.stderr)
+    _quiet_libraries()
+    handler = globals()[f"cmd_{args.command}"]
+    try:
+        # Libraries print progress to stdout; keep stdout for our one result.
+        with contextlib.redirect_stdout(sys.stderr):
+            result = handler(args, owners) if args.command == "train" else handler(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    if getattr(args, "json", False):
+        print(json.dumps(result, default=str))
+    else:
+        _print_human(args.command, result)
+    return 0
+
+
+def _quiet_libraries() -> None:
+    import os
+    import warnings
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
+    for name in ("transformers", "mlflow", "alembic", "peft", "datasets"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,237 @@
+"""Training configuration: one dataclass, a docstring per field, validated on construction, round-tripping to YAML.
+
+Values are layered: the dataclass defaults, then a preset from `configs/presets/`, then a YAML file
+(`--config`), then command-line flags. Every validation error names the flag and how to fix it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ftlab.errors import UserError
+
+PRESETS_DIR = Path(__file__).resolve().parents[2] / "configs" / "presets"
+
+
+@dataclass
+class TrainConfig:
+    task: str = "classification"
+    """What the model learns to do: `classification` (NER and SFT come as plug-in tasks)."""
+    dataset: str | None = None
+    """Name of a registered dataset (`ftlab datasets`). Defaults to `rotten_tomatoes` when --data is not given."""
+    data: str | None = None
+    """Path to your own CSV / JSONL / Parquet file, instead of --dataset."""
+    text_col: str = "text"
+    """Column of --data holding the text."""
+    label_col: str = "label"
+    """Column of --data holding the label."""
+    model: str = "minilm"
+    """A registered model name (`ftlab models`), a local folder, or a Hugging Face model id."""
+    method: str = "full"
+    """Fine-tuning method (`ftlab methods`)."""
+    method_options: dict[str, Any] = field(default_factory=dict)
+    """Options of the chosen method, e.g. `{r: 16}` for lora (flags `--lora-r 16`)."""
+    preset: str = "default"
+    """Batching recipe from configs/presets: `default` (dynamic padding, length-grouped batches) or `seed`."""
+    epochs: float = 3.0
+    """Passes over the training split; ignored when --max-steps is set."""
+    max_steps: int | None = None
+    """Stop after this many optimizer steps (overrides --epochs)."""
+    train_size: int | None = None
+    """Use a stratified, seeded sample of this many training examples (all when unset)."""
+    eval_size: int | None = None
+    """Evaluate on a seeded sample of this many validation examples (all when unset): faster evaluations."""
+    batch_size: int = 16
+    """Training examples per optimizer step."""
+    eval_batch_size: int = 64
+    """Examples per batch during evaluation and prediction."""
+    learning_rate: float | None = None
+    """Peak learning rate; unset means the method's recommended value (`ftlab methods`)."""
+    weight_decay: float = 0.01
+    """AdamW weight decay (not applied to biases and LayerNorm)."""
+    warmup_ratio: float = 0.06
+    """Fraction of steps spent warming the learning rate up from zero."""
+    max_length: int = 128
+    """Longest input in tokens; longer texts are truncated."""
+    padding: str = "dynamic"
+    """`dynamic` pads each batch to its longest text; `max_length` pads every text to --max-length (the seeds' recipe)."""
+    group_by_length: bool = True
+    """Batch texts of similar length together so that little compute is spent on padding."""
+    pad_to_multiple_of: int | None = None
+    """Round padded lengths up to a multiple of this (8 helps tensor cores on GPUs)."""
+    seed: int = 42
+    """Seeds the data split, sampling, initialisation and shuffling."""
+    save_steps: int = 100
+    """Write a resumable checkpoint every N optimizer steps (and whenever a run is cancelled)."""
+    eval_steps: int = 100
+    """Evaluate on the validation split every N steps."""
+    log_steps: int = 10
+    """Log the training loss every N steps."""
+    early_stopping_patience: int | None = None
+    """Stop after this many evaluations without improvement of the main metric (off when unset)."""
+    save_total_limit: int = 2
+    """Keep at most this many checkpoints on disk (the newest)."""
+    name: str | None = None
+    """Run name (letters, digits, '.', '_', '-'); generated when unset."""
+    trust_remote_code: bool = False
+    """Allow a hub model to run its own Python code. Off: only turn on for models you trust."""
+
+    def __post_init__(self) -> None:
+        _check_types(self)
+        if self.dataset is None and self.data is None:
+            self.dataset = "rotten_tomatoes"
+        if self.dataset is not None and self.data is not None:
+            raise UserError("Give either --dataset or --data, not both: --data trains on your own file.")
+        _require(self.epochs > 0, "--epochs", f"must be greater than 0, got {self.epochs}", "use e.g. --epochs 3")
+        for flag, value in [("--max-steps", self.max_steps), ("--train-size", self.train_size),
+                            ("--eval-size", self.eval_size),
+                            ("--early-stopping-patience", self.early_stopping_patience),
+                            ("--pad-to-multiple-of", self.pad_to_multiple_of)]:
+            _require(value is None or (isinstance(value, int) and value > 0), flag,
+                     f"must be a positive whole number, got {value!r}", "leave it out to use the default")
+        for flag, value in [("--batch-size", self.batch_size), ("--eval-batch-size", self.eval_batch_size),
+                            ("--save-steps", self.save_steps), ("--eval-steps", self.eval_steps),
+                            ("--log-steps", self.log_steps), ("--max-length", self.max_length),
+                            ("--save-total-limit", self.save_total_limit)]:
+            _require(isinstance(value, int) and value > 0, flag, f"must be a positive whole number, got {value!r}",
+                     "e.g. 16")
+        _require(self.learning_rate is None or 0 < self.learning_rate < 1, "--learning-rate",
+                 f"must be between 0 and 1, got {self.learning_rate}", "e.g. --learning-rate 2e-5")
+        _require(self.weight_decay >= 0, "--weight-decay", f"must be 0 or more, got {self.weight_decay}", "e.g. 0.01")
+        _require(0 <= self.warmup_ratio < 1, "--warmup-ratio", f"must be in [0, 1), got {self.warmup_ratio}", "e.g. 0.06")
+        _require(self.padding in ("dynamic", "max_length"), "--padding",
+                 f"must be 'dynamic' or 'max_length', got {self.padding!r}", "use --padding dynamic")
+        _require(isinstance(self.method_options, dict), "method_options", "must be a mapping of option: value",
+                 "e.g. method_options: {r: 16}")
+        if self.early_stopping_patience and self.save_steps % self.eval_steps:
+            raise UserError(
+                f"--early-stopping-patience needs checkpoints at evaluation steps: --save-steps ({self.save_steps}) "
+                f"must be a multiple of --eval-steps ({self.eval_steps}). Set both to the same value."
+            )
+        if self.name is not None:
+            from ftlab.home import check_name
+
+            check_name(self.name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise UserError(
+                f"Unknown config key(s): {', '.join(unknown)}. Known keys: {', '.join(sorted(known))}."
+            )
+        try:
+            return cls(**values)
+        except TypeError as exc:  # a wrong type in a comparison, e.g. epochs: "three"
+            raise UserError(f"Invalid config value: {exc}. Check the types of the values in your config.") from exc
+
+    @classmethod
+    def from_yaml(cls, text: str) -> TrainConfig:
+        return cls.from_dict(_parse_yaml(text, "config"))
+
+
+def field_docs() -> dict[str, str]:
+    """Each field's docstring, for `--help` and the app's form."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(TrainConfig))
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    docs: dict[str, str] = {}
+    for node, nxt in zip(body, body[1:]):
+        if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant):
+            docs[node.target.id] = str(nxt.value.value)  # type: ignore[attr-defined]
+    return docs
+
+
+def _require(ok: bool, flag: str, problem: str, fix: str) -> None:
+    if not ok:
+        raise UserError(f"{flag} {problem}; {fix}.")
+
+
+_TYPES: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,)}
+_KINDS = {"str": "a string", "int": "a whole number", "float": "a number", "bool": "true or false"}
+
+
+def _check_types(config: TrainConfig) -> None:
+    """A config file can hold any YAML value: name the field whose value has the wrong type (`epochs: three`)."""
+    for f in fields(config):
+        base, _, rest = str(f.type).partition(" | ")
+        value = getattr(config, f.name)
+        if base not in _TYPES or (value is None and "None" in rest):
+            continue
+        if base == "float" and isinstance(value, str):  # YAML 1.1 reads `2e-5` (no dot) as a string
+            try:
+                value = float(value)
+                setattr(config, f.name, value)
+            except ValueError:
+                pass
+        if not isinstance(value, _TYPES[base]) or (base != "bool" and isinstance(value, bool)):
+            fix = "or leave it out" if f.default is None else f"e.g. {f.name}: {str(f.default).lower() if base == 'bool' else f.default}"
+            raise UserError(f"--{f.name.replace('_', '-')} (config key {f.name}) must be {_KINDS[base]}, got "
+                            f"{value!r}; fix the value, {fix}.")
+
+
+def _parse_yaml(text: str, what: str) -> dict[str, Any]:
+    try:
+        values = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UserError(f"The {what} file is not valid YAML{where}: {problem}. Fix its syntax.") from exc
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise UserError(f"The {what} file must be a mapping of key: value lines, got a {type(values).__name__}.")
+    return values
+
+
+def list_presets() -> list[str]:
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+
+
+def preset_values(name: str) -> dict[str, Any]:
+    path = PRESETS_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise UserError(f"Unknown preset '{name}'. Known presets: {', '.join(list_presets())}.")
+    return _parse_yaml(path.read_text(), f"preset {name}")
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"Config file {path} does not exist or is not a file. Pass a YAML file, e.g. --config configs/lora_rotten_tomatoes.yaml.")
+    return _parse_yaml(path.read_text(encoding="utf-8", errors="replace"), f"config {path}")
+
+
+def resolve_config(file_values: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Layer defaults < preset < config file < overrides into one validated config."""
+    file_values = dict(file_values or {})
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    preset = overrides.get("preset") or file_values.get("preset") or TrainConfig.preset
+    merged = {**preset_values(str(preset)), **file_values, **overrides, "preset": preset}
+    for values in (file_values, overrides):
+        _require(isinstance(values.get("method_options") or {}, dict), "method_options",
+                 f"must be a mapping of option: value, got {values.get('method_options')!r}",
+                 "e.g. method_options: {r: 16}")
+    options = {**(preset_values(str(preset)).get("method_options") or {}), **(file_values.get("method_options") or {}),
+               **(overrides.get("method_options") or {})}
+    merged["method_options"] = options
+    return TrainConfig.from_dict(merged)
+
+
+def replace(config: TrainConfig, **changes: Any) -> TrainConfig:
+    return dataclasses.replace(config, **changes)

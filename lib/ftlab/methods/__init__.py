@@ -1,0 +1,9 @@
+"""Fine-tuning methods, one module each, registered by name (see registry.py). Importing this package
+registers the built-in methods."""
+
+from ftlab.methods import bitfit, freeze, full, lora  # noqa: F401  (registration on import)
+from ftlab.methods.common import count_parameters, head_parameter_names
+from ftlab.methods.registry import MethodSpec, check_supports, get_method, list_methods, register_method
+
+__all__ = ["MethodSpec", "check_supports", "count_parameters", "get_method", "head_parameter_names",
+           "list_methods", "register_method"]

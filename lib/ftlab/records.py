@@ -1,0 +1,59 @@
+"""What `ftlab runs` shows: one summary per run, read from the tracking store and the run folder."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ftlab import runs, tracking
+
+SUMMARY_KEYS = ("run_id", "status", "task", "method", "model", "dataset", "main_metric", "metrics", "param_counts",
+                "train_samples_per_second", "wall_seconds")
+_PER_STEP = {"loss", "learning_rate", "grad_norm", "epoch"}
+"""Training-curve values: their latest point is noise in a summary."""
+
+
+def _record(state: runs.RunState | None, mlflow_run: Any) -> dict[str, Any]:
+    tags = {k[len(tracking.TAG):]: v for k, v in mlflow_run.data.tags.items() if k.startswith(tracking.TAG)}
+    metrics = dict(mlflow_run.data.metrics)
+    main = tags.get("main_metric", "accuracy")
+    split = next((s for s in ("test", "validation") if f"{s}_{main}" in metrics), None)
+    status = state.status if state else tracking.MLFLOW_TO_STATUS.get(mlflow_run.info.status, "failed")
+    record = {
+        "run_id": tags.get("run_id", mlflow_run.info.run_name),
+        "status": status,
+        "task": tags.get("task"),
+        "method": tags.get("method"),
+        "model": tags.get("model"),
+        "dataset": tags.get("dataset"),
+        "main_metric": {"name": main, "split": split,
+                        "value": metrics.get(f"{split}_{main}") if split else metrics.get(f"eval_{main}")},
+        "metrics": {k: v for k, v in sorted(metrics.items()) if k not in _PER_STEP},
+        "param_counts": {"trainable": int(metrics.get("trainable_params", 0)),
+                         "total": int(metrics.get("total_params", 0))},
+        "train_samples_per_second": metrics.get("train_samples_per_second"),
+        "wall_seconds": state.wall_seconds if state else metrics.get("wall_seconds"),
+        "mlflow_run_id": mlflow_run.info.run_id,
+        "started": mlflow_run.info.start_time,
+    }
+    if state and state.error:
+        record["error"] = state.error
+    return record
+
+
+def summary(run_id: str) -> dict[str, Any]:
+    state = runs.refresh(runs.read_state(run_id))
+    return _record(state, tracking.client().get_run(state.mlflow_run_id))
+
+
+def list_runs() -> list[dict[str, Any]]:
+    """Every run in the tracking store, newest first, with dead processes reported as failed."""
+    records = []
+    for mlflow_run in tracking.search_runs():
+        run_id = mlflow_run.data.tags.get(tracking.TAG + "run_id")
+        state = None
+        if run_id and runs.state_path(run_id).is_file():
+            state = runs.refresh(runs.read_state(run_id))
+            if state.status != tracking.MLFLOW_TO_STATUS.get(mlflow_run.info.status):
+                mlflow_run = tracking.client().get_run(mlflow_run.info.run_id)
+        records.append(_record(state, mlflow_run))
+    return records

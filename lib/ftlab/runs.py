@@ -1,0 +1,132 @@
+"""Run folders and run state on disk.
+
+Each run lives in `<home>/runs/<run_id>/`: config.yaml, state.json, splits/, checkpoints/, model/, predictions/.
+`state.json` records the owning process (pid + start time) and a heartbeat; whenever runs are read, a run whose
+process is gone is marked failed, so no run shows "running" forever.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from ftlab import tracking
+from ftlab.errors import UserError
+from ftlab.home import runs_dir, safe_child
+
+STATUSES = tuple(tracking.STATUS_TO_MLFLOW)
+ACTIVE = ("queued", "running")
+
+
+@dataclass
+class RunState:
+    run_id: str
+    mlflow_run_id: str = ""
+    status: str = "queued"
+    pid: int | None = None
+    pid_started: float | None = None
+    """The process's start time, so a recycled pid is not mistaken for our process."""
+    heartbeat: float | None = None
+    created: float = field(default_factory=time.time)
+    labels: list[str] = field(default_factory=list)
+    wall_seconds: float = 0.0
+    """Training wall time summed over every attempt (resumes included)."""
+    error: str | None = None
+
+
+def run_dir(run_id: str) -> Path:
+    return safe_child(runs_dir(), run_id)
+
+
+def new_run_id(method: str, dataset: str) -> str:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = f"{method}-{dataset}-{stamp}".replace("/", "_")[:100]
+    candidate, n = base, 1
+    while (runs_dir() / candidate).exists():
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
+def create_run_dir(run_id: str) -> Path:
+    path = run_dir(run_id)
+    if path.exists():
+        raise UserError(f"A run named '{run_id}' already exists. Choose another --name, or continue it with "
+                        f"`ftlab train --resume {run_id}`.")
+    path.mkdir(parents=True)
+    return path
+
+
+def state_path(run_id: str) -> Path:
+    return run_dir(run_id) / "state.json"
+
+
+_WRITE_LOCK = threading.Lock()
+
+
+def write_state(state: RunState) -> None:
+    path = state_path(state.run_id)
+    with _WRITE_LOCK:  # the heartbeat thread writes too
+        tmp = path.with_name(f".state.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(asdict(state), indent=2))
+        os.replace(tmp, path)  # atomic: a reader never sees half a file
+
+
+def known_run_ids() -> list[str]:
+    return sorted(p.name for p in runs_dir().iterdir() if (p / "state.json").is_file())
+
+
+def read_state(run_id: str) -> RunState:
+    path = state_path(run_id)
+    if not path.is_file():
+        known = known_run_ids()
+        raise UserError(f"Unknown run '{run_id}'. Known runs: {', '.join(known[-10:]) or '(none yet)'}"
+                        f"{' (newest 10)' if len(known) > 10 else ''}. List them with `ftlab runs`.")
+    values: dict[str, Any] = json.loads(path.read_text())
+    return RunState(**{k: v for k, v in values.items() if k in RunState.__dataclass_fields__})
+
+
+def claim(state: RunState) -> None:
+    """Record this process as the run's owner."""
+    me = psutil.Process()
+    state.pid, state.pid_started, state.heartbeat = me.pid, me.create_time(), time.time()
+
+
+def owner_alive(state: RunState) -> bool:
+    if state.pid is None:
+        return False
+    try:
+        process = psutil.Process(state.pid)
+        return abs(process.create_time() - (state.pid_started or 0)) < 1.0 and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def set_status(state: RunState, status: str, error: str | None = None) -> None:
+    state.status, state.error = status, error
+    write_state(state)
+    if state.mlflow_run_id:
+        tracking.set_status(state.mlflow_run_id, status)
+
+
+def refresh(state: RunState) -> RunState:
+    """Mark a running run whose process died as failed (in both stores)."""
+    if state.status == "running" and not owner_alive(state):
+        set_status(state, "failed", error="the training process died (killed or crashed); "
+                                          f"continue it with `ftlab train --resume {state.run_id}`")
+    return state
+
+
+def last_checkpoint(run_id: str) -> Path | None:
+    folder = run_dir(run_id) / "checkpoints"
+    checkpoints = [p for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()] if folder.is_dir() else []
+    complete = [p for p in checkpoints if (p / "trainer_state.json").is_file()]
+    return max(complete, key=lambda p: int(p.name.split("-")[-1]), default=None)

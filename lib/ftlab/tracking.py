@@ -1,0 +1,114 @@
+"""The tracking store: MLflow, SQLite in the workbench home by default (`MLFLOW_TRACKING_URI` overrides it).
+
+Artifacts go to the experiment's `artifact_location` inside the home, never to `./mlruns`.
+Our status vocabulary maps one-to-one onto MLflow's run statuses.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from typing import Any
+
+from ftlab.home import home
+
+EXPERIMENT = "ftlab"
+STATUS_TO_MLFLOW = {
+    "queued": "SCHEDULED",
+    "running": "RUNNING",
+    "finished": "FINISHED",
+    "failed": "FAILED",
+    "cancelled": "KILLED",
+}
+MLFLOW_TO_STATUS = {v: k for k, v in STATUS_TO_MLFLOW.items()}
+TAG = "ftlab."
+
+
+def tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home() / 'mlflow.db'}"
+
+
+@functools.lru_cache(maxsize=4)
+def _client(uri: str):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
+def client():
+    return _client(tracking_uri())
+
+
+@functools.lru_cache(maxsize=4)
+def _experiment_id(uri: str, artifact_root: str) -> str:
+    mlflow_client = _client(uri)
+    experiment = mlflow_client.get_experiment_by_name(EXPERIMENT)
+    if experiment is not None:
+        return experiment.experiment_id
+    try:
+        return mlflow_client.create_experiment(EXPERIMENT, artifact_location=artifact_root)
+    except Exception:  # another process created it between our check and create
+        return mlflow_client.get_experiment_by_name(EXPERIMENT).experiment_id
+
+
+def experiment_id() -> str:
+    artifacts = home() / "mlartifacts"
+    artifacts.mkdir(exist_ok=True)
+    return _experiment_id(tracking_uri(), artifacts.as_uri())
+
+
+def start_run(run_id: str, tags: dict[str, str], params: dict[str, Any]) -> str:
+    from mlflow.entities import Param, RunTag
+
+    run = client().create_run(experiment_id(), run_name=run_id, tags={TAG + "run_id": run_id,
+                                                                      **{TAG + k: str(v) for k, v in tags.items()}})
+    # MLflow caps a param at 6000 chars; ours are short, the full config also goes up as an artifact.
+    client().log_batch(run.info.run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()])
+    return run.info.run_id
+
+
+def log_metrics(mlflow_run_id: str, metrics: dict[str, float], step: int) -> None:
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    batch = [Metric(k, float(v), now, step) for k, v in metrics.items() if isinstance(v, (int, float))]
+    if batch:
+        client().log_batch(mlflow_run_id, metrics=batch)
+
+
+def set_tags(mlflow_run_id: str, tags: dict[str, Any]) -> None:
+    for key, value in tags.items():
+        client().set_tag(mlflow_run_id, TAG + key, str(value))
+
+
+def set_status(mlflow_run_id: str, status: str) -> None:
+    mlflow_status = STATUS_TO_MLFLOW[status]
+    if status in ("finished", "failed", "cancelled"):
+        client().set_terminated(mlflow_run_id, status=mlflow_status)
+    else:
+        client().update_run(mlflow_run_id, status=mlflow_status)
+
+
+def log_artifact(mlflow_run_id: str, path: str) -> None:
+    client().log_artifact(mlflow_run_id, path)
+
+
+def metric_history(mlflow_run_id: str, key: str) -> list[tuple[int, float, int]]:
+    """(step, value, timestamp ms) of one metric, in step order."""
+    history = client().get_metric_history(mlflow_run_id, key)
+    return sorted((m.step, m.value, m.timestamp) for m in history)
+
+
+def last_logged_steps(mlflow_run_id: str) -> dict[str, int]:
+    """Highest step already logged per metric: a resumed run logs only later steps, so no step shows twice."""
+    run = client().get_run(mlflow_run_id)
+    return {key: max((m.step for m in client().get_metric_history(mlflow_run_id, key)), default=-1)
+            for key in run.data.metrics}
+
+
+def search_runs() -> list[Any]:
+    from mlflow.entities import ViewType
+
+    return client().search_runs([experiment_id()], run_view_type=ViewType.ACTIVE_ONLY,
+                                order_by=["attributes.start_time DESC"], max_results=10000)

@@ -1,0 +1,247 @@
+"""Fine-tuning, top to bottom: resolve the pieces → load and split the data → create the run → build the model
+→ train with checkpoints → save, score the test split, record everything.
+
+`train(config)` starts a run, `resume(run_id)` continues one from its last checkpoint. Both return the run's
+summary (the CLI prints it as JSON).
+"""
+
+from __future__ import annotations
+
+import logging
+import resource
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import pandas as pd
+import torch
+
+from ftlab import runs, tracking
+from ftlab.callbacks import CancelCallback, Heartbeat, TrackingCallback
+from ftlab.config import TrainConfig
+from ftlab.data import SPLITS, get_dataset, load_table, split_frame, subsample
+from ftlab.errors import UserError
+from ftlab.evaluate import read_config, read_split, save_predictions, score_frame
+from ftlab.methods import check_supports, count_parameters, get_method
+from ftlab.models import load_tokenizer
+from ftlab.plugins import Plugins
+from ftlab.records import summary
+from ftlab.tasks import Task, get_task
+
+log = logging.getLogger("ftlab")
+
+
+@dataclass
+class Plan:
+    """Everything resolved from a config before anything is written."""
+
+    config: TrainConfig
+    task: Task
+    method: Any
+    method_config: Any
+    dataset_name: str
+    learning_rate: float
+
+
+def plan(config: TrainConfig) -> Plan:
+    """Validate task, method and data names against the registries; raises UserError before any file is written."""
+    task = get_task(config.task)
+    method = get_method(config.method)
+    check_supports(method, config.task)
+    method_config = method.make_config(config.method_options)
+    if config.data is not None:
+        dataset_name = Path(config.data).name
+    else:
+        spec = get_dataset(config.dataset)
+        if spec.task != config.task:
+            raise UserError(f"Dataset '{spec.name}' is for the '{spec.task}' task, not '{config.task}'. "
+                            f"Use --task {spec.task}, or a {config.task} dataset (`ftlab datasets`).")
+        dataset_name = spec.name
+    return Plan(config, task, method, method_config, dataset_name,
+                config.learning_rate or method.default_learning_rate)
+
+
+def load_splits(config: TrainConfig) -> dict[str, pd.DataFrame]:
+    """Seeded train/validation/test splits of the configured data (grouped where the dataset says so)."""
+    if config.data is not None:
+        frame, group_col = load_table(config.data, config.text_col, config.label_col), None
+    else:
+        spec = get_dataset(config.dataset)
+        frame, group_col = spec.load(), spec.group_col
+    splits = split_frame(frame, seed=config.seed, group_col=group_col)
+    if config.train_size:
+        splits["train"] = subsample(splits["train"], config.train_size, seed=config.seed)
+    if config.eval_size:
+        splits["validation"] = subsample(splits["validation"], config.eval_size, seed=config.seed)
+    return splits
+
+
+def train(config: TrainConfig, *, plugins: Plugins | None = None, progress: bool = True) -> dict[str, Any]:
+    """Fine-tune a model as configured; returns the run's summary."""
+    resolved = plan(config)
+    splits = load_splits(config)
+    labels = resolved.task.labels_of(splits["train"])
+    run_id = config.name or runs.new_run_id(config.method, resolved.dataset_name)
+    folder = runs.create_run_dir(run_id)
+    (folder / "config.yaml").write_text(config.to_yaml())
+    (folder / "splits").mkdir()
+    for split, frame in splits.items():
+        frame.to_parquet(folder / "splits" / f"{split}.parquet")
+    state = runs.RunState(run_id=run_id, labels=labels)
+    runs.write_state(state)
+    state.mlflow_run_id = tracking.start_run(
+        run_id,
+        tags={"task": config.task, "method": config.method, "model": config.model, "dataset": resolved.dataset_name,
+              "main_metric": resolved.task.main_metric, "preset": config.preset},
+        params={**_flat_params(config), "learning_rate_used": resolved.learning_rate,
+                **{f"split_size.{k}": len(v) for k, v in splits.items()}},
+    )
+    tracking.log_artifact(state.mlflow_run_id, str(folder / "config.yaml"))
+    return _fit(resolved, state, splits, checkpoint=None, plugins=plugins, progress=progress)
+
+
+def resume(run_id: str, *, plugins: Plugins | None = None, progress: bool = True) -> dict[str, Any]:
+    """Continue a failed or cancelled run from its last checkpoint, optimizer state included."""
+    state = runs.refresh(runs.read_state(run_id))
+    if state.status == "running":
+        raise UserError(f"Run '{run_id}' is still running (pid {state.pid}); wait for it or cancel it first.")
+    if state.status == "finished":
+        raise UserError(f"Run '{run_id}' already finished; start a new run to train further.")
+    resolved = plan(read_config(run_id))
+    splits = {split: read_split(run_id, split) for split in SPLITS}
+    checkpoint = runs.last_checkpoint(run_id)
+    log.info("resuming %s from %s", run_id, checkpoint.name if checkpoint else "step 0 (no checkpoint was written)")
+    return _fit(resolved, state, splits, checkpoint=checkpoint, plugins=plugins, progress=progress)
+
+
+def _fit(resolved: Plan, state: runs.RunState, splits: dict[str, pd.DataFrame], *, checkpoint: Path | None,
+         plugins: Plugins | None, progress: bool) -> dict[str, Any]:
+    from transformers import EarlyStoppingCallback, set_seed
+
+    config, task, folder = resolved.config, resolved.task, runs.run_dir(state.run_id)
+    plugins = plugins or Plugins()
+    runs.claim(state)
+    runs.set_status(state, "running")
+    started, wall_before = time.time(), state.wall_seconds
+    already_logged = tracking.last_logged_steps(state.mlflow_run_id)
+    try:
+        # -- model: pre-trained body + task head, made trainable by the method --------------------------------
+        set_seed(config.seed)  # the head's initialisation must not depend on what ran before in this process
+        tokenizer = load_tokenizer(config.model, trust_remote_code=config.trust_remote_code)
+        model = task.load_model(config.model, state.labels, trust_remote_code=config.trust_remote_code)
+        model = resolved.method.apply(model, resolved.method_config)
+        params = count_parameters(model)
+        if "trainable_params" not in already_logged:
+            tracking.log_metrics(state.mlflow_run_id, {"trainable_params": params["trainable"],
+                                                       "total_params": params["total"]}, step=0)
+
+        # -- data: tokenised once; padding happens per batch in the collator ---------------------------------
+        encode = lambda split: task.encode(splits[split], tokenizer, config, state.labels, plugins.extra_columns)  # noqa: E731
+        train_set, eval_set = encode("train"), encode("validation")
+        collator = task.collator(tokenizer, config)
+        for wrap in plugins.collator_wrappers:
+            collator = wrap(collator)
+
+        cancel = CancelCallback(folder)
+        callbacks = [TrackingCallback(state.mlflow_run_id, already_logged), cancel, *plugins.callbacks]
+        if config.early_stopping_patience:
+            callbacks.append(EarlyStoppingCallback(config.early_stopping_patience))
+        from ftlab.trainer import FtlabTrainer
+
+        trainer = FtlabTrainer(
+            model=model, args=_training_args(config, resolved, folder, progress), train_dataset=train_set,
+            eval_dataset=eval_set, data_collator=collator, processing_class=tokenizer,
+            compute_metrics=task.compute_metrics(state.labels), callbacks=callbacks, plugins=plugins,
+        )
+
+        if checkpoint is not None:
+            tracking.log_metrics(state.mlflow_run_id, {"resumed_from_step": int(checkpoint.name.split("-")[-1])},
+                                 step=int(checkpoint.name.split("-")[-1]))
+
+        # -- train: a signal asks for a graceful stop at the end of the step, with a checkpoint ---------------
+        with Heartbeat(state), _stop_on_signals(cancel.requested):
+            output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        state.wall_seconds = wall_before + time.time() - started
+        if cancel.cancelled:
+            runs.set_status(state, "cancelled")
+            log.info("cancelled at step %d; checkpoint written, resume with `ftlab train --resume %s`",
+                     trainer.state.global_step, state.run_id)
+            return summary(state.run_id)
+
+        # -- save and score: the final model, validation metrics, the cached test predictions ------------------
+        trainer.save_model(str(folder / "model"))
+        step = trainer.state.global_step
+        final = {"train_samples_per_second": output.metrics.get("train_samples_per_second", 0.0),
+                 "wall_seconds": state.wall_seconds, "peak_rss_mb": _peak_rss_mb(),
+                 "final_train_loss": output.metrics.get("train_loss", float("nan"))}
+        if torch.cuda.is_available():
+            final["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20
+        for split in ("validation", "test"):
+            table, metrics = score_frame(task, trainer.model, tokenizer, splits[split], config, state.labels)
+            save_predictions(state.run_id, split, table, metrics)
+            final.update({f"{split}_{k}": v for k, v in metrics.items()})
+        tracking.log_metrics(state.mlflow_run_id, final, step=step)
+        runs.set_status(state, "finished")
+        return summary(state.run_id)
+    except BaseException as exc:
+        state.wall_seconds = wall_before + time.time() - started
+        runs.set_status(state, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+        raise
+
+
+def _training_args(config: TrainConfig, resolved: Plan, folder: Path, progress: bool):
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
+        output_dir=str(folder / "checkpoints"),
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.eval_batch_size,
+        learning_rate=resolved.learning_rate,
+        weight_decay=config.weight_decay,
+        warmup_steps=config.warmup_ratio,
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps or -1,
+        eval_strategy="steps", eval_steps=config.eval_steps,
+        save_strategy="steps", save_steps=config.save_steps, save_total_limit=config.save_total_limit,
+        logging_strategy="steps", logging_steps=config.log_steps, logging_first_step=True,
+        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
+        load_best_model_at_end=bool(config.early_stopping_patience),
+        metric_for_best_model=f"eval_{resolved.task.main_metric}",
+        greater_is_better=resolved.task.greater_is_better,
+        seed=config.seed, data_seed=config.seed,
+        remove_unused_columns=False,  # the sampler's `length` and plug-in columns are removed in compute_loss
+        report_to="none",  # our TrackingCallback writes to MLflow; the built-in one would start a second run
+        disable_tqdm=not progress,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
+    )
+
+
+@contextmanager
+def _stop_on_signals(flag: threading.Event) -> Iterator[None]:
+    """SIGTERM / Ctrl-C set the cancel flag instead of killing mid-step (signals only work in the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    for sig in previous:
+        signal.signal(sig, lambda *_: flag.set())
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def _flat_params(config: TrainConfig) -> dict[str, Any]:
+    values = config.to_dict()
+    options = values.pop("method_options")
+    return {**values, **{f"method_options.{k}": v for k, v in options.items()}}

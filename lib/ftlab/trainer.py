@@ -1,0 +1,65 @@
+"""The one trainer: `transformers.Trainer` with the plug-in points of `ftlab.plugins` wired in.
+
+It never looks at which method or task it trains; those arrive as a model, datasets, a collator and plug-ins.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import Trainer
+
+from ftlab.plugins import LossContext, Plugins
+
+NOT_MODEL_INPUTS = ("length",)
+"""Dataset columns the sampler uses that the model must not receive."""
+
+
+class FtlabTrainer(Trainer):
+    def __init__(self, *args: Any, plugins: Plugins | None = None, **kwargs: Any) -> None:
+        self.plugins = plugins or Plugins()
+        super().__init__(*args, **kwargs)
+        self._term_sums: dict[str, float] = defaultdict(float)
+        self._term_count = 0
+
+    # -- sampler plug-in -------------------------------------------------------------------------------------
+    def _get_train_sampler(self, train_dataset=None):
+        if self.plugins.sampler is not None:
+            return self.plugins.sampler(train_dataset if train_dataset is not None else self.train_dataset, self.args)
+        return super()._get_train_sampler(train_dataset)
+
+    # -- training-step plug-in -------------------------------------------------------------------------------
+    def training_step(self, model: nn.Module, inputs: dict[str, Any], num_items_in_batch=None) -> torch.Tensor:
+        if self.plugins.training_step is None:
+            return super().training_step(model, inputs, num_items_in_batch)
+        return self.plugins.training_step(self, model, inputs, num_items_in_batch, super().training_step)
+
+    # -- loss plug-in ----------------------------------------------------------------------------------------
+    def compute_loss(self, model: nn.Module, inputs: dict[str, Any], return_outputs: bool = False,
+                     num_items_in_batch=None):
+        extras = {k: inputs.pop(k) for k in self.plugins.extra_columns if k in inputs}
+        for key in NOT_MODEL_INPUTS:
+            inputs.pop(key, None)
+        if not self.plugins.loss_terms:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        loss, outputs = super().compute_loss(model, inputs, True, num_items_in_batch)
+        ctx = LossContext(model=model, inputs=inputs, outputs=outputs, loss=loss, extras=extras, trainer=self)
+        for name, term in self.plugins.loss_terms.items():
+            value = term(ctx)
+            loss = loss + value
+            if model.training:
+                self._term_sums[f"loss_{name}"] += float(value.detach())
+        if model.training:
+            self._term_count += 1
+        return (loss, outputs) if return_outputs else loss
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        # Report each extra loss term's mean since the last log beside the total loss.
+        if "loss" in logs and self._term_count:
+            logs.update({k: v / self._term_count for k, v in self._term_sums.items()})
+            self._term_sums.clear()
+            self._term_count = 0
+        super().log(logs, start_time)

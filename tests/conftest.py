@@ -1,0 +1,55 @@
+"""Shared fixtures: an isolated workbench home per test session, the embedded assets, one trained run."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+SHARED_ASSETS = CHECKOUT / "data" / "assets"
+"""Filled once by `ftlab assets fetch`; every test home links to it instead of extracting 200 MB again."""
+
+sys.path.insert(0, str(Path(__file__).parent))  # `import fixtures`
+
+
+def make_home(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    SHARED_ASSETS.mkdir(parents=True, exist_ok=True)
+    if not (root / "assets").exists():
+        (root / "assets").symlink_to(SHARED_ASSETS, target_is_directory=True)
+    return root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ftlab_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = make_home(tmp_path_factory.mktemp("ftlab_home"))
+    os.environ["FTLAB_HOME"] = str(home)
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    return home
+
+
+@pytest.fixture(scope="session")
+def trained_run(ftlab_home: Path) -> dict:
+    """One small but real full fine-tune, shared by the tests that need a trained model."""
+    import ftlab
+
+    return ftlab.train(ftlab.TrainConfig(
+        dataset="rotten_tomatoes", method="full", train_size=256, eval_size=64, max_steps=24, eval_steps=12,
+        save_steps=12, log_steps=4, name="session-full",
+    ), progress=False)
+
+
+@pytest.fixture()
+def fresh_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A home of its own for tests that count runs or break things; cwd is an empty folder beside it."""
+    home = make_home(tmp_path / "home")
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.setenv("FTLAB_HOME", str(home))
+    monkeypatch.chdir(cwd)
+    return home

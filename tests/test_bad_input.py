@@ -1,0 +1,243 @@
+"""Bad input: the CLI answers with one clear paragraph naming the problem and the fix, exits 2, and writes nothing.
+
+Every case runs `ftlab.cli.main` in-process with a fresh `FTLAB_HOME` and an empty working directory, and checks
+that the error happens before anything is written: no file outside the home, no run folder inside it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+import fixtures as fx
+from ftlab.cli import main
+
+ASSETS = Path(__file__).resolve().parents[1] / "data" / "assets"
+FAKE_RUN = "lora-rt-demo"
+"""A finished run (state.json only) that some cases put in the home, to check that its name is offered."""
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    argv: list[str]
+    """`{in}` stands for the folder of the case's input files."""
+    expect: list[str]
+    """Substrings the error must contain: the problem and what exists instead."""
+    files: dict[str, str | bytes] = field(default_factory=dict)
+    fake_run: bool = False
+    xfail: str | None = None
+    """A known defect in a module this file's author may not edit: the reason, until it is fixed."""
+
+
+def C(id: str, argv: str | list[str], expect: list[str], files: dict[str, str | bytes] | None = None,
+      fake_run: bool = False, xfail: str | None = None) -> Case:
+    return Case(id, argv.split() if isinstance(argv, str) else argv, expect, files or {}, fake_run, xfail)
+
+
+GOOD = {"good.csv": fx.GROUPED_CSV}
+TRAIN_GOOD = "train --data {in}/good.csv "
+
+CASES = [
+    # -- the data file ---------------------------------------------------------------------------------------------
+    C("missing-file", "train --data {in}/nope.csv", ["No file at", "nope.csv", "spelling"]),
+    C("directory-not-file", "train --data {in}", ["is a folder, not a file", "train.csv"]),
+    C("unsupported-extension", "train --data {in}/table.xlsx", ["'.xlsx'", ".csv", "UTF-8"],
+      {"table.xlsx": "not really excel"}),
+    C("csv-extra-field", "train --data {in}/bad.csv", ["not valid CSV", "row 2 has 3 fields", "double quotes"],
+      {"bad.csv": fx.CSV_EXTRA_FIELD}),
+    C("csv-unclosed-quote", "train --data {in}/bad.csv", ["not valid CSV", "never closes", "double quotes"],
+      {"bad.csv": fx.CSV_UNCLOSED_QUOTE}),
+    C("jsonl-malformed", "train --data {in}/bad.jsonl", ["not valid JSON at line 2", "one complete object per line"],
+      {"bad.jsonl": fx.JSONL_MALFORMED}),
+    C("jsonl-not-object", "train --data {in}/bad.jsonl", ["line 2 is a JSON list, not an object"],
+      {"bad.jsonl": fx.JSONL_NOT_OBJECT}),
+    C("wrong-column-names", "train --data {in}/bad.csv", ["no column 'text'", "sentence, category"],
+      {"bad.csv": fx.WRONG_COLUMNS_CSV}),
+    C("wrong-text-col", TRAIN_GOOD + "--text-col review", ["no column 'review'", "text, label, group"], GOOD),
+    C("wrong-label-col", TRAIN_GOOD + "--label-col sentiment", ["no column 'sentiment'", "text, label, group"], GOOD),
+    C("same-text-and-label-col", TRAIN_GOOD + "--text-col text --label-col text", ["both 'text'", "two different"],
+      GOOD),
+    C("wrong-separator", "train --data {in}/bad.csv", ["no column 'text'", "text;label", "';'"],
+      {"bad.csv": fx.SEMICOLON_CSV}),
+    C("empty-file", "train --data {in}/empty.csv", ["has no rows", "labelled examples"], {"empty.csv": fx.EMPTY_FILE}),
+    C("header-only", "train --data {in}/empty.csv", ["has no rows"], {"empty.csv": fx.HEADER_ONLY_CSV}),
+    C("too-few-rows", "train --data {in}/two.tsv", ["2 rows", "at least 3"], {"two.tsv": fx.GOOD_TSV}),
+    C("one-class", "train --data {in}/bad.csv", ["only one class ('pos')", "at least two"],
+      {"bad.csv": fx.ONE_CLASS_CSV}),
+    C("labels-all-missing", "train --data {in}/bad.csv", ["label column 'label'", "empty in every row"],
+      {"bad.csv": fx.NO_LABELS_CSV}),
+    C("labels-some-missing", "train --data {in}/bad.csv", ["no label", "rows 2, 4", "fill in their labels"],
+      {"bad.csv": fx.MISSING_LABELS_CSV}),
+    C("blank-texts", "train --data {in}/bad.csv", ["whitespace-only text", "rows 2, 3, 5", "delete those rows"],
+      {"bad.csv": fx.BLANK_TEXTS_CSV}),
+    C("corrupt-parquet", "train --data {in}/bad.parquet", ["not a readable Parquet file", "CSV"],
+      {"bad.parquet": fx.GOOD_CSV}),
+    C("non-utf8", "train --data {in}/bad.csv", ["not UTF-8", "line 2", "iconv"], {"bad.csv": fx.LATIN1_CSV}),
+    C("data-and-dataset", TRAIN_GOOD + "--dataset rotten_tomatoes", ["either --dataset or --data"], GOOD),
+    # -- registries: dataset, model, method, task ------------------------------------------------------------------
+    C("unknown-dataset", "train --dataset imdb",
+      ["Unknown dataset 'imdb'", "rotten_tomatoes", "adult_text", "wnut16", "ftlab datasets"]),
+    C("unknown-model", "train --model bert-large", ["Unknown model 'bert-large'", "minilm"]),
+    C("unknown-model-with-data", TRAIN_GOOD + "--model bert-large", ["Unknown model 'bert-large'", "minilm"], GOOD),
+    C("unknown-hub-model-offline", "train --model org/no-such-model", ["'org/no-such-model'", "minilm"]),
+    C("model-folder-without-config", "train --model {in}", ["config.json", "minilm"], {"notes.txt": "no model here"}),
+    C("unknown-method", "train --method qlora", ["Unknown method 'qlora'", "lora", "freeze", "bitfit", "full"]),
+    C("unknown-task", "train --task ner", ["Unknown task 'ner'", "classification"]),
+    C("unknown-task-ner-dataset", "train --task ner --dataset wnut16", ["Unknown task 'ner'", "classification"]),
+    C("dataset-of-another-task", "train --dataset wnut16", ["wnut16", "'ner' task", "classification"]),
+    C("dataset-of-another-task-lists-datasets", "train --dataset wnut16", ["wnut16", "adult_text", "rotten_tomatoes"],
+      xfail="train.plan() suggests `--task ner` (not registered) and does not list the classification datasets"),
+    C("option-of-another-method", "train --method lora --freeze-layers 3",
+      ["--freeze-layers is an option of --method freeze", "not of --method lora"]),
+    C("unknown-method-option", "train --config {in}/c.yaml", ["no option(s) rank", "Its options", "alpha", "r"],
+      {"c.yaml": fx.CONFIG_UNKNOWN_METHOD_OPTION}),
+    C("bad-method-option-value", "train --method lora --lora-r 0", ["--lora-r", "positive"]),
+    C("bad-freeze-layers", "train --method freeze --freeze-layers -1", ["--freeze-layers", "-1"]),
+    # -- config values ---------------------------------------------------------------------------------------------
+    C("negative-max-steps", "train --max-steps -5", ["--max-steps", "-5", "positive"]),
+    C("zero-epochs", "train --epochs 0", ["--epochs", "greater than 0"]),
+    C("zero-batch-size", "train --batch-size 0", ["--batch-size", "positive"]),
+    C("learning-rate-too-big", "train --learning-rate 5", ["--learning-rate", "between 0 and 1"]),
+    C("warmup-ratio-out-of-range", "train --warmup-ratio 1.5", ["--warmup-ratio", "[0, 1)"]),
+    C("unknown-padding", "train --padding longest", ["--padding", "dynamic", "max_length"]),
+    C("unknown-preset", "train --preset turbo", ["Unknown preset 'turbo'", "default", "seed"]),
+    C("early-stopping-steps-mismatch", "train --early-stopping-patience 2 --save-steps 50 --eval-steps 20",
+      ["--save-steps", "--eval-steps", "multiple"]),
+    C("epochs-not-a-number", "train --epochs three", ["--epochs", "three", "ftlab train --help"]),
+    C("max-steps-not-whole", "train --max-steps 1.5", ["--max-steps", "1.5", "ftlab train --help"]),
+    C("unknown-flag", "train --lerning-rate 0.1",
+      ["--lerning-rate", "Did you mean --learning-rate?", "ftlab train --help"]),
+    C("predict-without-text", "predict NO_SUCH_RUN", ["--text", "ftlab predict --help"]),
+    C("config-unknown-key", "train --config {in}/c.yaml", ["lerning_rate", "Known keys", "learning_rate"],
+      {"c.yaml": fx.CONFIG_UNKNOWN_KEY}),
+    C("config-broken-yaml", "train --config {in}/c.yaml", ["not valid YAML at line 3", "c.yaml"],
+      {"c.yaml": fx.CONFIG_BROKEN_YAML}),
+    C("config-not-a-mapping", "train --config {in}/c.yaml", ["must be a mapping", "list"],
+      {"c.yaml": fx.CONFIG_NOT_A_MAPPING}),
+    C("config-missing", "train --config {in}/nope.yaml", ["nope.yaml", "does not exist"]),
+    C("config-is-a-directory", "train --config {in}", ["is not a file", "--config"]),
+    C("config-wrong-type", "train --config {in}/c.yaml", ["--epochs", "must be a number, got 'three'", "epochs: 3"],
+      {"c.yaml": fx.CONFIG_WRONG_TYPE}),
+    C("config-method-options-not-mapping", "train --config {in}/c.yaml", ["method_options", "mapping", "{r: 16}"],
+      {"c.yaml": fx.CONFIG_BAD_METHOD_OPTIONS}),
+    C("config-data-not-a-path", "train --config {in}/c.yaml", ["--data", "must be a string, got 5"],
+      {"c.yaml": fx.CONFIG_DATA_NOT_A_PATH}),
+    # -- run names -------------------------------------------------------------------------------------------------
+    C("name-dot-dot", "train --name ../evil", ["'../evil'", "no '/' and no '..'", "--name"]),
+    C("name-slash", "train --name a/b", ["'a/b'", "no '/'", "--name"]),
+    C("name-absolute", "train --name /tmp/evil", ["'/tmp/evil'", "--name"]),
+    C("name-empty", ["train", "--name", ""], ["''", "--name"]),
+    C("predict-run-dot-dot", "predict ../evil --text hi", ["'../evil'", "no '..'"]),
+    C("evaluate-run-slash", "evaluate a/b", ["'a/b'", "no '/'"]),
+    C("resume-run-dot-dot", "train --resume ../evil", ["'../evil'", "no '..'"]),
+    # -- runs ------------------------------------------------------------------------------------------------------
+    C("predict-unknown-run", "predict NO_SUCH_RUN --text hi", ["Unknown run 'NO_SUCH_RUN'", "ftlab runs"]),
+    C("evaluate-unknown-run", "evaluate NO_SUCH_RUN", ["Unknown run 'NO_SUCH_RUN'", "ftlab runs"]),
+    C("resume-unknown-run", "train --resume NO_SUCH_RUN", ["Unknown run 'NO_SUCH_RUN'", "ftlab runs"]),
+    C("unknown-run-lists-known", "predict NO_SUCH_RUN --text hi", ["Unknown run 'NO_SUCH_RUN'", FAKE_RUN],
+      fake_run=True),
+    C("resume-finished-run", f"train --resume {FAKE_RUN}", [FAKE_RUN, "already finished", "new run"], fake_run=True),
+    C("resume-with-flags", f"train --resume {FAKE_RUN} --epochs 5", ["drop --epochs"], fake_run=True),
+    C("predict-run-without-model", f"predict {FAKE_RUN} --text hi", [FAKE_RUN, "no trained model"], fake_run=True),
+    C("evaluate-unknown-split", f"evaluate {FAKE_RUN} --split dev", ["Unknown split 'dev'", "validation"],
+      fake_run=True),
+    C("predict-blank-text", ["predict", FAKE_RUN, "--text", "  "], ["Nothing to predict", "--text"], fake_run=True),
+]
+
+
+# -- isolation ----------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """A fresh home (assets linked in), an empty working directory, and a folder for the case's input files."""
+    home, cwd, inputs = tmp_path / "home", tmp_path / "cwd", tmp_path / "inputs"
+    for folder in (home, cwd, inputs):
+        folder.mkdir()
+    (home / "assets").symlink_to(ASSETS, target_is_directory=True)
+    monkeypatch.setenv("FTLAB_HOME", str(home))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(cwd)
+    return {"home": home, "cwd": cwd, "inputs": inputs}
+
+
+def _files(root: Path) -> set[str]:
+    """Every file and folder under `root`, without following the assets link."""
+    return {str(p.relative_to(root)) for p in root.rglob("*") if "assets" not in p.relative_to(root).parts[:1]}
+
+
+def _write_fake_run(home: Path) -> None:
+    folder = home / "runs" / FAKE_RUN
+    folder.mkdir(parents=True)
+    (folder / "state.json").write_text(json.dumps({"run_id": FAKE_RUN, "status": "finished", "labels": ["neg", "pos"]}))
+
+
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    capsys.readouterr()
+    try:
+        rc = main(argv)
+    except SystemExit as exc:  # argparse's own errors (unknown flag, `--epochs three`) exit 2 from parse_args
+        rc = exc.code if isinstance(exc.code, int) else 1
+    return rc, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=[pytest.mark.xfail(reason=c.xfail, strict=True)]
+                                                if c.xfail else []) for c in CASES])
+def test_bad_input_is_a_clear_error_and_writes_nothing(case: Case, env: dict[str, Path],
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    home, cwd, inputs = env["home"], env["cwd"], env["inputs"]
+    for name, content in case.files.items():
+        path = inputs / name
+        path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content, encoding="utf-8")
+    if case.fake_run:
+        _write_fake_run(home)
+    home_before, inputs_before = _files(home), _files(inputs)
+
+    rc, err = run_cli([arg.replace("{in}", str(inputs)) for arg in case.argv], capsys)
+
+    assert rc == 2, f"exit code {rc}, stderr:\n{err}"
+    assert "Traceback" not in err, err
+    message = err.strip()
+    assert "error:" in message, err
+    assert "\n\n" not in message, f"the error is not one paragraph:\n{err}"
+    assert len([line for line in message.splitlines() if "error:" in line]) == 1, err
+    for expected in case.expect:
+        assert expected in message, f"{expected!r} missing from:\n{err}"
+    # Nothing written outside the home, nothing but (empty) folders inside it, no run started.
+    assert not any(cwd.iterdir()), f"files written to the working directory: {list(cwd.iterdir())}"
+    assert _files(inputs) == inputs_before
+    new = _files(home) - home_before
+    assert all((home / p).is_dir() and not any((home / p).iterdir()) for p in new), f"written to the home: {new}"
+    states = sorted(str(p.relative_to(home)) for p in home.glob("runs/**/state.json"))
+    assert states == ([f"runs/{FAKE_RUN}/state.json"] if case.fake_run else []), states
+
+
+def test_method_that_does_not_support_the_task(env: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """No built-in method refuses classification, so a throwaway SFT-only method stands in for one."""
+    from dataclasses import dataclass as make_dataclass
+
+    from ftlab.methods import MethodSpec, register_method
+    from ftlab.methods import registry
+
+    @make_dataclass
+    class NoOptions:
+        pass
+
+    name = "sft_only_bad_input_test"
+    register_method(MethodSpec(name=name, config_cls=NoOptions, apply=lambda model, config: model,
+                               tasks=frozenset({"sft"}), description="test only", default_learning_rate=1e-4))
+    try:
+        rc, err = run_cli(["train", "--method", name], capsys)
+    finally:
+        registry._METHODS.pop(name)
+    assert rc == 2, err
+    assert "Traceback" not in err and "\n\n" not in err.strip(), err
+    for expected in (f"Method '{name}' does not support the 'classification' task", "sft", "lora", "full"):
+        assert expected in err, err
+    assert not any(env["cwd"].iterdir())
+    assert not list(env["home"].glob("runs/**/state.json"))

@@ -1,0 +1,47 @@
+"""Config dataclass: YAML round trip, preset layering, validation errors that name the flag."""
+
+from __future__ import annotations
+
+import pytest
+
+from ftlab.config import TrainConfig, field_docs, resolve_config
+from ftlab.errors import UserError
+
+
+def test_yaml_round_trip() -> None:
+    config = TrainConfig(method="lora", method_options={"r": 4}, max_steps=7, name="x1")
+    assert TrainConfig.from_yaml(config.to_yaml()) == config
+
+
+def test_every_field_has_a_docstring() -> None:
+    docs = field_docs()
+    assert set(docs) == set(TrainConfig.__dataclass_fields__)
+    assert all(len(text) > 10 for text in docs.values())
+
+
+def test_layers_defaults_preset_file_flags() -> None:
+    seed = resolve_config({}, {"preset": "seed"})
+    assert (seed.padding, seed.group_by_length, seed.learning_rate) == ("max_length", False, 2e-5)
+    assert resolve_config({"preset": "seed", "learning_rate": 1e-4}, {}).learning_rate == 1e-4
+    assert resolve_config({"preset": "seed", "learning_rate": 1e-4}, {"learning_rate": 3e-5}).learning_rate == 3e-5
+    default = resolve_config({}, {})
+    assert (default.padding, default.group_by_length, default.dataset) == ("dynamic", True, "rotten_tomatoes")
+
+
+@pytest.mark.parametrize("values,flag", [
+    ({"max_steps": -5}, "--max-steps"), ({"epochs": 0}, "--epochs"), ({"batch_size": 0}, "--batch-size"),
+    ({"learning_rate": 5.0}, "--learning-rate"), ({"padding": "maximal"}, "--padding"),
+    ({"name": "../evil"}, "run name"), ({"bogus_key": 1}, "bogus_key"),
+    ({"dataset": "rotten_tomatoes", "data": "x.csv"}, "--data"),
+    ({"early_stopping_patience": 2, "save_steps": 30, "eval_steps": 20}, "--save-steps"),
+])
+def test_invalid_values_name_the_flag(values: dict, flag: str) -> None:
+    with pytest.raises(UserError, match=flag.replace(".", r"\.")):
+        TrainConfig.from_dict(values)
+
+
+def test_unknown_preset_and_broken_yaml() -> None:
+    with pytest.raises(UserError, match="Known presets: default, seed"):
+        resolve_config({}, {"preset": "turbo"})
+    with pytest.raises(UserError, match="not valid YAML"):
+        TrainConfig.from_yaml("epochs: [1,")

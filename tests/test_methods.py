@@ -1,0 +1,69 @@
+"""Every registered method, a few real optimizer steps on the embedded model over one fixed batch:
+the loss drops, the promised parameters change, every frozen parameter stays bit-identical."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+import pytest
+import torch
+from transformers import TrainingArguments, set_seed
+
+import fixtures
+from ftlab.config import TrainConfig
+from ftlab.methods import get_method, list_methods
+from ftlab.models import load_tokenizer
+from ftlab.tasks import get_task
+from ftlab.trainer import FtlabTrainer
+
+# (method, options, steps, promised: which parameter names must train)
+CASES: list[tuple[str, dict, int, Callable[[str], bool]]] = [
+    ("full", {}, 12, lambda n: True),
+    ("freeze", {"layers": 2}, 20, lambda n: ".layer.4." in n or ".layer.5." in n or n.startswith("classifier")),
+    ("bitfit", {}, 25, lambda n: n.endswith(".bias") or n.startswith("classifier")),
+    ("lora", {"r": 4}, 20, lambda n: "lora_" in n or "modules_to_save" in n),
+]
+LABELS = ["fresh", "rotten"]
+
+
+def test_every_registered_method_has_a_case() -> None:
+    assert {m.name for m in list_methods()} == {c[0] for c in CASES}
+
+
+def _batch_loss(model: torch.nn.Module, batch: dict) -> float:
+    model.eval()
+    with torch.no_grad():
+        return float(model(**batch).loss)
+
+
+@pytest.mark.parametrize("name,options,steps,promised", CASES, ids=[c[0] for c in CASES])
+def test_method_trains_only_what_it_promises(name, options, steps, promised, tmp_path) -> None:
+    set_seed(0)
+    task, spec = get_task("classification"), get_method(name)
+    frame = pd.DataFrame(fixtures.OVERFIT_TEXTS, columns=["text", "label"])
+    config = TrainConfig()
+    tokenizer = load_tokenizer("minilm")
+    model = spec.apply(task.load_model("minilm", LABELS), spec.make_config(options))
+    dataset = task.encode(frame, tokenizer, config, LABELS)
+    collator = task.collator(tokenizer, config)
+    batch = {k: v for k, v in collator([dataset[i] for i in range(len(dataset))]).items() if k != "length"}
+
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    loss_before = _batch_loss(model, batch)
+    args = TrainingArguments(output_dir=str(tmp_path), per_device_train_batch_size=len(frame), max_steps=steps,
+                             learning_rate=spec.default_learning_rate, warmup_steps=0, save_strategy="no",
+                             report_to="none", disable_tqdm=True, dataloader_pin_memory=False, remove_unused_columns=False, seed=0)
+    FtlabTrainer(model=model, args=args, train_dataset=dataset, data_collator=collator).train()
+    loss_after = _batch_loss(model, batch)
+
+    assert loss_after < loss_before * 0.95, f"{name}: loss {loss_before:.4f} -> {loss_after:.4f}"
+    changed, trainable = set(), set()
+    for n, p in model.named_parameters():
+        if p.requires_grad:
+            trainable.add(n)
+        if not torch.equal(before[n], p.detach()):
+            changed.add(n)
+    assert trainable and all(promised(n) for n in trainable), sorted(n for n in trainable if not promised(n))[:5]
+    assert changed == trainable, f"trainable but unchanged: {sorted(trainable - changed)[:5]}; " \
+                                 f"frozen but changed: {sorted(changed - trainable)[:5]}"

@@ -1,0 +1,93 @@
+"""The teaching notebooks: every notebook in notebooks/ runs top to bottom, on shrunk budgets, without error.
+
+The kernel is the interpreter running the tests (a kernelspec written to a temporary JUPYTER_PATH), so the
+notebook sees the same ftlab and packages as the tests, whatever `python` is first on PATH.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
+
+# Budgets the notebooks read in their `parameters` cell: small enough for ~1-2 minutes on 2 CPU cores.
+SMALL_BUDGETS = {
+    "FTLAB_NB_MAX_STEPS": "12",
+    "FTLAB_NB_TRAIN_SIZE": "64",
+    "FTLAB_NB_EVAL_SIZE": "32",
+    "FTLAB_NB_MAX_LENGTH": "32",
+}
+
+
+def _outputs_text(nb) -> str:
+    """Everything the executed notebook printed or displayed as text."""
+    parts = []
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                parts.append(output.get("text", ""))
+            elif "data" in output:
+                parts.append(str(output["data"].get("text/plain", "")))
+                parts.append(str(output["data"].get("text/html", "")))
+    return "\n".join(parts)
+
+
+@pytest.fixture()
+def kernel_env(fresh_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A `python3` kernelspec running this interpreter, and the small budgets, in the kernel's environment."""
+    spec_dir = tmp_path / "jupyter" / "kernels" / "python3"
+    spec_dir.mkdir(parents=True)
+    (spec_dir / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (ftlab tests)",
+        "language": "python",
+    }))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "jupyter_runtime"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    for key, value in SMALL_BUDGETS.items():
+        monkeypatch.setenv(key, value)
+    return fresh_home
+
+
+def test_there_are_notebooks() -> None:
+    assert NOTEBOOKS, f"no notebooks in {NOTEBOOKS_DIR}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_committed_clean(path: Path) -> None:
+    """No stored outputs, and a `parameters` cell first so the budgets can be overridden."""
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code_cells), f"{path.name} has stored outputs"
+    assert "parameters" in code_cells[0].metadata.get("tags", []), "the first code cell must be tagged 'parameters'"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_runs(path: Path, kernel_env: Path) -> None:
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, kernel_name="python3", timeout=600,
+                            resources={"metadata": {"path": str(NOTEBOOKS_DIR)}})
+    client.execute()  # raises CellExecutionError, naming the cell, on the first error
+
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors, errors
+    text = _outputs_text(nb)
+    assert "precision" in text and "recall" in text, "no classification report in the outputs"
+    assert "Traceback" not in text
+    # The notebook trained in the test's home, not in the checkout's data/.
+    assert any((kernel_env / "runs").iterdir()), "the notebook did not create a run in FTLAB_HOME"

@@ -1,0 +1,78 @@
+"""Runs after training: summaries, cached predictions, raw-text prediction, status bookkeeping."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+import ftlab
+from ftlab import runs, tracking
+from ftlab.cli import main
+from ftlab.errors import UserError
+
+
+def test_status_vocabulary_maps_onto_mlflow() -> None:
+    assert tracking.STATUS_TO_MLFLOW == {"queued": "SCHEDULED", "running": "RUNNING", "finished": "FINISHED",
+                                         "failed": "FAILED", "cancelled": "KILLED"}
+
+
+def test_trained_run_summary_and_predictions_table(trained_run: dict) -> None:
+    assert trained_run["status"] == "finished"
+    table, metrics = ftlab.predictions(trained_run["run_id"], "test")
+    assert {"example_id", "text", "gold", "predicted", "prob_fresh", "prob_rotten", "confidence", "correct",
+            "movie_name"} <= set(table.columns)
+    assert table[["prob_fresh", "prob_rotten"]].sum(axis=1).round(5).eq(1).all()
+    assert (table["correct"] == (table["gold"] == table["predicted"])).all()
+    assert metrics["accuracy"] == pytest.approx(table["correct"].mean())
+    assert metrics["accuracy"] == pytest.approx(trained_run["metrics"]["test_accuracy"])
+
+
+def test_evaluate_cli_caches_and_refreshes(trained_run: dict, capsys: pytest.CaptureFixture) -> None:
+    run_id = trained_run["run_id"]
+    assert main(["evaluate", run_id, "--split", "validation", "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    path = runs.run_dir(run_id) / "predictions" / "validation.parquet"
+    stamp = path.stat().st_mtime_ns
+    assert main(["evaluate", run_id, "--split", "validation", "--json"]) == 0
+    assert path.stat().st_mtime_ns == stamp, "second call reads the cache"
+    assert main(["evaluate", run_id, "--split", "validation", "--refresh", "--json"]) == 0
+    refreshed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert path.stat().st_mtime_ns != stamp
+    assert first["metrics"]["accuracy"] == pytest.approx(refreshed["metrics"]["accuracy"])
+    assert first["examples"] == len(pd.read_parquet(path)) == 64
+
+
+def test_predict_cli_json(trained_run: dict, capsys: pytest.CaptureFixture) -> None:
+    assert main(["predict", trained_run["run_id"], "--text", "A warm, funny film.", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["run_id"] == trained_run["run_id"] and out["label"] in ("fresh", "rotten")
+    assert set(out["probabilities"]) == {"fresh", "rotten"}
+    assert sum(out["probabilities"].values()) == pytest.approx(1.0)
+
+
+def test_methods_json_lists_trainable_fractions(capsys: pytest.CaptureFixture) -> None:
+    assert main(["methods", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert set(rows) >= {"full", "freeze", "bitfit", "lora"}
+    assert rows["full"]["trainable_fraction"] == 1.0
+    assert rows["bitfit"]["trainable_fraction"] < 0.01 and rows["lora"]["trainable_fraction"] < 0.01
+    assert 0.05 < rows["freeze"]["trainable_fraction"] < 0.5
+    assert all("classification" in r["tasks"] for r in rows.values())
+
+
+def test_a_run_whose_process_died_reads_as_failed(fresh_home) -> None:
+    runs.create_run_dir("ghost")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    state = runs.RunState(run_id="ghost", status="running", pid=int(dead.stdout), pid_started=0.0)
+    runs.write_state(state)
+    assert runs.refresh(runs.read_state("ghost")).status == "failed"
+    assert "resume" in runs.read_state("ghost").error
+
+
+def test_unknown_run_lists_known_ones(trained_run: dict) -> None:
+    with pytest.raises(UserError, match=trained_run["run_id"]):
+        runs.read_state("no-such-run")
