@@ -1,13 +1,13 @@
 """Bad input: the CLI answers with one clear paragraph naming the problem and the fix, exits 2, and writes nothing.
 
-Every case runs `ftlab.cli.main` in-process with a fresh `FTLAB_HOME` and an empty working directory, and checks
-that the error happens before anything is written: no file outside the home, no run folder inside it.
+Every case runs `ftlab.cli.main` in-process with a fresh `FTLAB_HOME` and an empty working directory (conftest's
+`fresh_home`), and checks that the error happens before anything is written: no file outside the home, no run
+folder inside it.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +16,6 @@ import pytest
 import fixtures as fx
 from ftlab.cli import main
 
-ASSETS = Path(__file__).resolve().parents[1] / "data" / "assets"
 FAKE_RUN = "lora-rt-demo"
 """A finished run (state.json only) that some cases put in the home, to check that its name is offered."""
 
@@ -153,17 +152,14 @@ CASES = [
 # -- isolation ----------------------------------------------------------------------------------------------------
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
-    """A fresh home (assets linked in), an empty working directory, and a folder for the case's input files."""
-    home, cwd, inputs = tmp_path / "home", tmp_path / "cwd", tmp_path / "inputs"
-    for folder in (home, cwd, inputs):
-        folder.mkdir()
-    (home / "assets").symlink_to(ASSETS, target_is_directory=True)
-    monkeypatch.setenv("FTLAB_HOME", str(home))
+def env(fresh_home: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """conftest's fresh home (assets linked in) and empty working directory, plus a folder for the input files."""
+    cwd, inputs = Path.cwd(), fresh_home.parent / "inputs"
+    assert cwd != fresh_home and not any(cwd.iterdir())
+    inputs.mkdir()
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.chdir(cwd)
-    return {"home": home, "cwd": cwd, "inputs": inputs}
+    return {"home": fresh_home, "cwd": cwd, "inputs": inputs}
 
 
 def _files(root: Path) -> set[str]:

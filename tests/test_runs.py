@@ -76,3 +76,22 @@ def test_a_run_whose_process_died_reads_as_failed(fresh_home) -> None:
 def test_unknown_run_lists_known_ones(trained_run: dict) -> None:
     with pytest.raises(UserError, match=trained_run["run_id"]):
         runs.read_state("no-such-run")
+
+
+def test_cancel_writes_a_checkpoint_and_resume_finishes(fresh_home) -> None:
+    from transformers import TrainerCallback
+
+    class CancelAtStep3(TrainerCallback):
+        def on_step_begin(self, args, state, control, **kwargs):
+            if state.global_step == 3:
+                (runs.run_dir("cancel-me") / "CANCEL").touch()  # what the app's Stop button does
+
+    config = ftlab.TrainConfig(dataset="rotten_tomatoes", train_size=32, eval_size=16, max_steps=6, batch_size=4,
+                               log_steps=1, save_steps=100, name="cancel-me")
+    cancelled = ftlab.train(config, plugins=ftlab.Plugins(callbacks=[CancelAtStep3()]), progress=False)
+    assert cancelled["status"] == "cancelled"
+    assert runs.last_checkpoint("cancel-me").name == "checkpoint-4"
+    finished = ftlab.resume("cancel-me", progress=False)
+    assert finished["status"] == "finished"
+    steps = [s for s, _, _ in tracking.metric_history(finished["mlflow_run_id"], "loss")]
+    assert steps == [1, 2, 3, 4, 5, 6]

@@ -21,13 +21,13 @@ import pandas as pd
 import torch
 
 from ftlab import runs, tracking
-from ftlab.callbacks import CancelCallback, Heartbeat, TrackingCallback
+from ftlab.callbacks import CANCEL_FILE, CancelCallback, Heartbeat, TrackingCallback
 from ftlab.config import TrainConfig
 from ftlab.data import SPLITS, get_dataset, load_table, split_frame, subsample
 from ftlab.errors import UserError
 from ftlab.evaluate import read_config, read_split, save_predictions, score_frame
 from ftlab.methods import check_supports, count_parameters, get_method
-from ftlab.models import load_tokenizer
+from ftlab.models import load_tokenizer, resolve_model
 from ftlab.plugins import Plugins
 from ftlab.records import summary
 from ftlab.tasks import Task, get_task
@@ -53,6 +53,7 @@ def plan(config: TrainConfig) -> Plan:
     method = get_method(config.method)
     check_supports(method, config.task)
     method_config = method.make_config(config.method_options)
+    resolve_model(config.model)
     if config.data is not None:
         dataset_name = Path(config.data).name
     else:
@@ -124,6 +125,7 @@ def _fit(resolved: Plan, state: runs.RunState, splits: dict[str, pd.DataFrame], 
 
     config, task, folder = resolved.config, resolved.task, runs.run_dir(state.run_id)
     plugins = plugins or Plugins()
+    (folder / CANCEL_FILE).unlink(missing_ok=True)  # a stop asked of an earlier attempt must not stop this one
     runs.claim(state)
     runs.set_status(state, "running")
     started, wall_before = time.time(), state.wall_seconds
