@@ -49,6 +49,9 @@ def test_train_lora_json_runs_and_mlflow_history(fresh_home: Path) -> None:
     assert run.info.status == "FINISHED" and run.data.tags["ftlab.method"] == "lora"
     assert run.info.artifact_uri.startswith((fresh_home / "mlartifacts").as_uri())
     assert (fresh_home / "runs" / result["run_id"] / "model" / "adapter_model.safetensors").is_file()
+    predicted = json.loads(ftlab("predict", result["run_id"], "--text", "A warm, funny film.", "--json",
+                                 home=fresh_home, cwd=cwd).stdout)
+    assert predicted["run_id"] == result["run_id"] and set(predicted["probabilities"]) == {"fresh", "rotten"}
     assert list(cwd.iterdir()) == [], "nothing is written to the working directory (no ./mlruns)"
 
 

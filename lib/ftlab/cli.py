@@ -165,9 +165,6 @@ def cmd_train(args: argparse.Namespace, owners: dict[str, tuple[str, str]]) -> d
     if method_flags:
         options = {**config.method_options, **{o: getattr(args, d) for d, (_, o) in method_flags.items()}}
         config = TrainConfig.from_dict({**config.to_dict(), "method_options": options})
-    from ftlab.models import check_model
-
-    check_model(config.model)  # before train() writes the run folder (train's plan() does not check the model)
     return train(config)
 
 

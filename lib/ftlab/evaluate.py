@@ -18,7 +18,6 @@ from torch.utils.data import DataLoader
 from ftlab.config import TrainConfig
 from ftlab.data import SPLITS
 from ftlab.errors import UserError
-from ftlab.models import load_tokenizer
 from ftlab.runs import read_state, refresh, run_dir
 from ftlab.tasks import Task, get_task
 
@@ -30,7 +29,11 @@ def read_config(run_id: str) -> TrainConfig:
 def read_split(run_id: str, split: str) -> pd.DataFrame:
     if split not in SPLITS:
         raise UserError(f"Unknown split '{split}'. Use one of: {', '.join(SPLITS)}.")
-    return pd.read_parquet(run_dir(run_id) / "splits" / f"{split}.parquet")
+    path = run_dir(run_id) / "splits" / f"{split}.parquet"
+    if not path.is_file():
+        raise UserError(f"Run '{run_id}' has no stored {split} split ({path} is missing); its folder is incomplete. "
+                        "Start a new run with `ftlab train`.")
+    return pd.read_parquet(path)
 
 
 def load_model_from(model_dir: Path, config: TrainConfig, labels: list[str], task: Task):
@@ -51,7 +54,10 @@ def _load_trained(run_id: str, stamp: float) -> tuple[Any, Any, TrainConfig, lis
     model_dir = run_dir(run_id) / "model"
     model = load_model_from(model_dir, config, state.labels, task)
     model.eval()
-    return model, load_tokenizer(str(model_dir)), config, state.labels, task
+    from transformers import AutoTokenizer
+
+    # The run saved its own tokenizer beside the model (an adapter folder has no config.json of its own).
+    return model, AutoTokenizer.from_pretrained(model_dir), config, state.labels, task
 
 
 def load_trained(run_id: str) -> tuple[Any, Any, TrainConfig, list[str], Task]:

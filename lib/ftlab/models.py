@@ -70,11 +70,11 @@ def check_model(name: str) -> None:
 
 def resolve_model(name: str) -> str:
     """A registered name, a local folder, or a hub id; the hub id is returned unchanged for `from_pretrained`."""
+    check_model(name)
     if name in _MODELS:
         return str(_MODELS[name].locate())
     if Path(name).expanduser().is_dir():
         return str(Path(name).expanduser().resolve())
-    check_model(name)
     return name
 
 

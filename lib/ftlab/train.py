@@ -23,14 +23,14 @@ import torch
 from ftlab import runs, tracking
 from ftlab.callbacks import CANCEL_FILE, CancelCallback, Heartbeat, TrackingCallback
 from ftlab.config import TrainConfig
-from ftlab.data import SPLITS, get_dataset, load_table, split_frame, subsample
+from ftlab.data import SPLITS, get_dataset, list_datasets, load_table, split_frame, subsample
 from ftlab.errors import UserError
 from ftlab.evaluate import read_config, read_split, save_predictions, score_frame
 from ftlab.methods import check_supports, count_parameters, get_method
-from ftlab.models import load_tokenizer, resolve_model
+from ftlab.models import check_model, load_tokenizer
 from ftlab.plugins import Plugins
 from ftlab.records import summary
-from ftlab.tasks import Task, get_task
+from ftlab.tasks import Task, get_task, list_tasks
 
 log = logging.getLogger("ftlab")
 
@@ -53,14 +53,16 @@ def plan(config: TrainConfig) -> Plan:
     method = get_method(config.method)
     check_supports(method, config.task)
     method_config = method.make_config(config.method_options)
-    resolve_model(config.model)
+    check_model(config.model)
     if config.data is not None:
         dataset_name = Path(config.data).name
     else:
         spec = get_dataset(config.dataset)
         if spec.task != config.task:
-            raise UserError(f"Dataset '{spec.name}' is for the '{spec.task}' task, not '{config.task}'. "
-                            f"Use --task {spec.task}, or a {config.task} dataset (`ftlab datasets`).")
+            fitting = [d.name for d in list_datasets() if d.task == config.task]
+            other_task = f"--task {spec.task}" if spec.task in list_tasks() else f"a build with the {spec.task} task"
+            raise UserError(f"Dataset '{spec.name}' is for the '{spec.task}' task, not '{config.task}'. Use "
+                            f"{other_task}, or a {config.task} dataset: {', '.join(fitting)}.")
         dataset_name = spec.name
     return Plan(config, task, method, method_config, dataset_name,
                 config.learning_rate or method.default_learning_rate)
