@@ -45,3 +45,10 @@ def test_unknown_preset_and_broken_yaml() -> None:
         resolve_config({}, {"preset": "turbo"})
     with pytest.raises(UserError, match="not valid YAML"):
         TrainConfig.from_yaml("epochs: [1,")
+
+
+def test_preset_applies_in_python_too_and_explicit_values_win() -> None:
+    seed = TrainConfig(preset="seed")
+    assert (seed.padding, seed.max_length, seed.group_by_length, seed.learning_rate) == ("max_length", 128, False, 2e-5)
+    assert TrainConfig(preset="seed", group_by_length=True, batch_size=32).group_by_length is True
+    assert TrainConfig().padding == "dynamic" and TrainConfig().group_by_length is True

@@ -35,6 +35,28 @@ class TrackingCallback(TrainerCallback):
         self.already_logged.update({k: step for k in fresh})
 
 
+class StepTimer(TrainerCallback):
+    """Training throughput over the time spent in optimizer steps only.
+
+    The Trainer's own samples/s divides by the whole `train()` time, evaluations and checkpoint writes included,
+    which makes a run that evaluates often look slow; this one measures the training itself.
+    """
+
+    def __init__(self) -> None:
+        self.seconds, self.steps, self._start = 0.0, 0, 0.0
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self._start = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.seconds += time.perf_counter() - self._start
+        self.steps += 1
+
+    def samples_per_second(self, args) -> float:
+        samples = self.steps * args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
+        return samples / self.seconds if self.seconds else 0.0
+
+
 class CancelCallback(TrainerCallback):
     """Stops at the end of the current step, writing a checkpoint first, when asked by a signal or a CANCEL file."""
 

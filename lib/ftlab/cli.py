@@ -37,7 +37,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             continue
         flag = "--" + field.name.replace("_", "-")
         help_text = docs.get(field.name, "")
-        if field.type == "bool":
+        if str(field.type).split("|")[0].strip() == "bool":
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         else:
             parser.add_argument(flag, type=_value_parser(str(field.type)), default=None, help=help_text,
@@ -47,8 +47,6 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
 def _add_method_flags(parser: argparse.ArgumentParser) -> dict[str, tuple[str, str]]:
     """One `--<method>-<option>` flag per option of every registered method; returns dest -> (method, option)."""
     from ftlab.methods import list_methods
-    import ast
-    import inspect
 
     owners: dict[str, tuple[str, str]] = {}
     for spec in list_methods():
@@ -56,26 +54,19 @@ def _add_method_flags(parser: argparse.ArgumentParser) -> dict[str, tuple[str, s
         if not fields:
             continue
         group = parser.add_argument_group(f"options of --method {spec.name}")
-        docs = _dataclass_docs(spec.config_cls, ast, inspect)
+        docs = field_docs(spec.config_cls)
         for field in fields:
             dest = f"opt_{spec.name}_{field.name}"
-            kwargs: dict[str, Any] = {"dest": dest, "default": None, "help": docs.get(field.name, "")}
+            kwargs: dict[str, Any] = {"dest": dest, "default": None, "help": docs.get(field.name, ""),
+                                      "metavar": field.name.upper()}
             if field.type == "bool":
                 kwargs["action"] = argparse.BooleanOptionalAction
+                del kwargs["metavar"]
             else:
                 kwargs["type"] = _value_parser(str(field.type))
             group.add_argument(f"--{spec.name}-{field.name.replace('_', '-')}", **kwargs)
             owners[dest] = (spec.name, field.name)
     return owners
-
-
-def _dataclass_docs(cls: type, ast: Any, inspect: Any) -> dict[str, str]:
-    try:
-        body = ast.parse(inspect.getsource(cls)).body[0].body
-    except (OSError, TypeError):
-        return {}
-    return {node.target.id: str(nxt.value.value) for node, nxt in zip(body, body[1:])
-            if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)}
 
 
 class _Parser(argparse.ArgumentParser):

@@ -46,22 +46,24 @@ class TrainConfig:
     """Use a stratified, seeded sample of this many training examples (all when unset)."""
     eval_size: int | None = None
     """Evaluate on a seeded sample of this many validation examples (all when unset): faster evaluations."""
-    batch_size: int = 16
-    """Training examples per optimizer step."""
+    batch_size: int | None = None
+    """Training examples per optimizer step (from the preset when unset: 16)."""
     eval_batch_size: int = 64
     """Examples per batch during evaluation and prediction."""
     learning_rate: float | None = None
-    """Peak learning rate; unset means the method's recommended value (`ftlab methods`)."""
+    """Peak learning rate; unset means the preset's, else the method's recommended value (`ftlab methods`)."""
     weight_decay: float = 0.01
     """AdamW weight decay (not applied to biases and LayerNorm)."""
-    warmup_ratio: float = 0.06
-    """Fraction of steps spent warming the learning rate up from zero."""
-    max_length: int = 128
-    """Longest input in tokens; longer texts are truncated."""
-    padding: str = "dynamic"
-    """`dynamic` pads each batch to its longest text; `max_length` pads every text to --max-length (the seeds' recipe)."""
-    group_by_length: bool = True
-    """Batch texts of similar length together so that little compute is spent on padding."""
+    warmup_ratio: float | None = None
+    """Fraction of steps spent warming the learning rate up from zero (from the preset when unset)."""
+    max_length: int | None = None
+    """Longest input in tokens; longer texts are truncated (from the preset when unset: 128)."""
+    padding: str | None = None
+    """`dynamic` pads each batch to its longest text; `max_length` pads every text to --max-length (the seeds'
+    recipe). From the preset when unset."""
+    group_by_length: bool | None = None
+    """Batch texts of similar length together so that little compute is spent on padding (from the preset when
+    unset)."""
     pad_to_multiple_of: int | None = None
     """Round padded lengths up to a multiple of this (8 helps tensor cores on GPUs)."""
     seed: int = 42
@@ -82,6 +84,12 @@ class TrainConfig:
     """Allow a hub model to run its own Python code. Off: only turn on for models you trust."""
 
     def __post_init__(self) -> None:
+        _require(isinstance(self.preset, str), "--preset", f"must be a preset name, got {self.preset!r}",
+                 f"use one of {', '.join(list_presets())}")
+        # A preset fills only what was left unset, so explicit values (flags, config file, Python) always win.
+        for key, value in {**_BUILTIN, **preset_values(self.preset)}.items():
+            if getattr(self, key) is None:
+                setattr(self, key, value)
         _check_types(self)
         if self.dataset is None and self.data is None:
             self.dataset = "rotten_tomatoes"
@@ -142,18 +150,24 @@ class TrainConfig:
         return cls.from_dict(_parse_yaml(text, "config"))
 
 
-def field_docs() -> dict[str, str]:
-    """Each field's docstring, for `--help` and the app's form."""
+_BUILTIN: dict[str, Any] = {"batch_size": 16, "max_length": 128, "padding": "dynamic", "group_by_length": True,
+                            "warmup_ratio": 0.06}
+"""What a preset file leaves out."""
+PRESET_KEYS = (*_BUILTIN, "learning_rate")
+
+
+def field_docs(cls: type | None = None) -> dict[str, str]:
+    """Each field's docstring (the string under it) of a config dataclass, for `--help` and the app's form."""
     import ast
     import inspect
 
-    tree = ast.parse(inspect.getsource(TrainConfig))
-    body = tree.body[0].body  # type: ignore[attr-defined]
-    docs: dict[str, str] = {}
-    for node, nxt in zip(body, body[1:]):
-        if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant):
-            docs[node.target.id] = str(nxt.value.value)  # type: ignore[attr-defined]
-    return docs
+    try:
+        body = ast.parse(inspect.getsource(cls or TrainConfig)).body[0].body  # type: ignore[attr-defined]
+    except (OSError, TypeError):  # no source, e.g. a class built at run time
+        return {}
+    return {node.target.id: str(nxt.value.value)  # type: ignore[attr-defined]
+            for node, nxt in zip(body, body[1:])
+            if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)}
 
 
 def _require(ok: bool, flag: str, problem: str, fix: str) -> None:
@@ -205,9 +219,13 @@ def list_presets() -> list[str]:
 
 def preset_values(name: str) -> dict[str, Any]:
     path = PRESETS_DIR / f"{name}.yaml"
-    if not path.is_file():
+    if "/" in name or not path.is_file():
         raise UserError(f"Unknown preset '{name}'. Known presets: {', '.join(list_presets())}.")
-    return _parse_yaml(path.read_text(), f"preset {name}")
+    values = _parse_yaml(path.read_text(), f"preset {name}")
+    unknown = sorted(set(values) - set(PRESET_KEYS))
+    if unknown:
+        raise UserError(f"Preset file {path} sets {', '.join(unknown)}; a preset may set only {', '.join(PRESET_KEYS)}.")
+    return values
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
@@ -218,18 +236,15 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
 
 
 def resolve_config(file_values: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """Layer defaults < preset < config file < overrides into one validated config."""
+    """Layer preset < config file < overrides into one validated config (the preset fills what is left unset)."""
     file_values = dict(file_values or {})
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
-    preset = overrides.get("preset") or file_values.get("preset") or TrainConfig.preset
-    merged = {**preset_values(str(preset)), **file_values, **overrides, "preset": preset}
     for values in (file_values, overrides):
         _require(isinstance(values.get("method_options") or {}, dict), "method_options",
                  f"must be a mapping of option: value, got {values.get('method_options')!r}",
                  "e.g. method_options: {r: 16}")
-    options = {**(preset_values(str(preset)).get("method_options") or {}), **(file_values.get("method_options") or {}),
-               **(overrides.get("method_options") or {})}
-    merged["method_options"] = options
+    merged = {**file_values, **overrides}
+    merged["method_options"] = {**(file_values.get("method_options") or {}), **(overrides.get("method_options") or {})}
     return TrainConfig.from_dict(merged)
 
 

@@ -16,7 +16,7 @@ def _record(state: runs.RunState | None, mlflow_run: Any) -> dict[str, Any]:
     tags = {k[len(tracking.TAG):]: v for k, v in mlflow_run.data.tags.items() if k.startswith(tracking.TAG)}
     metrics = dict(mlflow_run.data.metrics)
     main = tags.get("main_metric", "accuracy")
-    split = next((s for s in ("test", "validation") if f"{s}_{main}" in metrics), None)
+    split = "test" if f"test_{main}" in metrics else None
     status = state.status if state else tracking.MLFLOW_TO_STATUS.get(mlflow_run.info.status, "failed")
     record = {
         "run_id": tags.get("run_id", mlflow_run.info.run_name),
@@ -30,7 +30,9 @@ def _record(state: runs.RunState | None, mlflow_run: Any) -> dict[str, Any]:
         "metrics": {k: v for k, v in sorted(metrics.items()) if k not in _PER_STEP},
         "param_counts": {"trainable": int(metrics.get("trainable_params", 0)),
                          "total": int(metrics.get("total_params", 0))},
-        "train_samples_per_second": metrics.get("train_samples_per_second"),
+        # Samples/s of optimizer-step time (evaluations and checkpoints excluded); the Trainer's own figure is
+        # kept in `metrics` as train_samples_per_second.
+        "train_samples_per_second": metrics.get("train_step_samples_per_second"),
         "wall_seconds": state.wall_seconds if state else metrics.get("wall_seconds"),
         "mlflow_run_id": mlflow_run.info.run_id,
         "started": mlflow_run.info.start_time,

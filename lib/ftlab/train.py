@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 
 from ftlab import runs, tracking
-from ftlab.callbacks import CANCEL_FILE, CancelCallback, Heartbeat, TrackingCallback
+from ftlab.callbacks import CANCEL_FILE, CancelCallback, Heartbeat, StepTimer, TrackingCallback
 from ftlab.config import TrainConfig
 from ftlab.data import SPLITS, get_dataset, list_datasets, load_table, split_frame, subsample
 from ftlab.errors import UserError
@@ -123,48 +123,16 @@ def resume(run_id: str, *, plugins: Plugins | None = None, progress: bool = True
 
 def _fit(resolved: Plan, state: runs.RunState, splits: dict[str, pd.DataFrame], *, checkpoint: Path | None,
          plugins: Plugins | None, progress: bool) -> dict[str, Any]:
-    from transformers import EarlyStoppingCallback, set_seed
-
-    config, task, folder = resolved.config, resolved.task, runs.run_dir(state.run_id)
-    plugins = plugins or Plugins()
+    config, folder = resolved.config, runs.run_dir(state.run_id)
     (folder / CANCEL_FILE).unlink(missing_ok=True)  # a stop asked of an earlier attempt must not stop this one
     runs.claim(state)
     runs.set_status(state, "running")
     started, wall_before = time.time(), state.wall_seconds
-    already_logged = tracking.last_logged_steps(state.mlflow_run_id)
     try:
-        # -- model: pre-trained body + task head, made trainable by the method --------------------------------
-        set_seed(config.seed)  # the head's initialisation must not depend on what ran before in this process
-        tokenizer = load_tokenizer(config.model, trust_remote_code=config.trust_remote_code)
-        model = task.load_model(config.model, state.labels, trust_remote_code=config.trust_remote_code)
-        model = resolved.method.apply(model, resolved.method_config)
-        params = count_parameters(model)
-        if "trainable_params" not in already_logged:
-            tracking.log_metrics(state.mlflow_run_id, {"trainable_params": params["trainable"],
-                                                       "total_params": params["total"]}, step=0)
-
-        # -- data: tokenised once; padding happens per batch in the collator ---------------------------------
-        encode = lambda split: task.encode(splits[split], tokenizer, config, state.labels, plugins.extra_columns)  # noqa: E731
-        train_set, eval_set = encode("train"), encode("validation")
-        collator = task.collator(tokenizer, config)
-        for wrap in plugins.collator_wrappers:
-            collator = wrap(collator)
-
-        cancel = CancelCallback(folder)
-        callbacks = [TrackingCallback(state.mlflow_run_id, already_logged), cancel, *plugins.callbacks]
-        if config.early_stopping_patience:
-            callbacks.append(EarlyStoppingCallback(config.early_stopping_patience))
-        from ftlab.trainer import FtlabTrainer
-
-        trainer = FtlabTrainer(
-            model=model, args=_training_args(config, resolved, folder, progress), train_dataset=train_set,
-            eval_dataset=eval_set, data_collator=collator, processing_class=tokenizer,
-            compute_metrics=task.compute_metrics(state.labels), callbacks=callbacks, plugins=plugins,
-        )
-
+        trainer, cancel, timer = _build_trainer(resolved, state, splits, plugins or Plugins(), progress)
         if checkpoint is not None:
-            tracking.log_metrics(state.mlflow_run_id, {"resumed_from_step": int(checkpoint.name.split("-")[-1])},
-                                 step=int(checkpoint.name.split("-")[-1]))
+            step = int(checkpoint.name.split("-")[-1])
+            tracking.log_metrics(state.mlflow_run_id, {"resumed_from_step": step}, step=step)
 
         # -- train: a signal asks for a graceful stop at the end of the step, with a checkpoint ---------------
         with Heartbeat(state), _stop_on_signals(cancel.requested):
@@ -176,25 +144,61 @@ def _fit(resolved: Plan, state: runs.RunState, splits: dict[str, pd.DataFrame], 
                      trainer.state.global_step, state.run_id)
             return summary(state.run_id)
 
-        # -- save and score: the final model, validation metrics, the cached test predictions ------------------
+        # -- save and score: the final model and its test predictions (the Trainer evaluated validation last) ----
         trainer.save_model(str(folder / "model"))
-        step = trainer.state.global_step
-        final = {"train_samples_per_second": output.metrics.get("train_samples_per_second", 0.0),
-                 "wall_seconds": state.wall_seconds, "peak_rss_mb": _peak_rss_mb(),
+        final = {"wall_seconds": state.wall_seconds, "peak_rss_mb": _peak_rss_mb(),
+                 "train_step_samples_per_second": timer.samples_per_second(trainer.args),
                  "final_train_loss": output.metrics.get("train_loss", float("nan"))}
         if torch.cuda.is_available():
             final["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20
-        for split in ("validation", "test"):
-            table, metrics = score_frame(task, trainer.model, tokenizer, splits[split], config, state.labels)
-            save_predictions(state.run_id, split, table, metrics)
-            final.update({f"{split}_{k}": v for k, v in metrics.items()})
-        tracking.log_metrics(state.mlflow_run_id, final, step=step)
+        table, metrics = score_frame(resolved.task, trainer.model, trainer.processing_class, splits["test"], config,
+                                     state.labels)
+        save_predictions(state.run_id, "test", table, metrics)
+        final.update({f"test_{k}": v for k, v in metrics.items()})
+        tracking.log_metrics(state.mlflow_run_id, final, step=trainer.state.global_step)
         runs.set_status(state, "finished")
         return summary(state.run_id)
     except BaseException as exc:
         state.wall_seconds = wall_before + time.time() - started
         runs.set_status(state, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
         raise
+
+
+def _build_trainer(resolved: Plan, state: runs.RunState, splits: dict[str, pd.DataFrame], plugins: Plugins,
+                   progress: bool) -> tuple[Any, CancelCallback, StepTimer]:
+    from transformers import EarlyStoppingCallback, set_seed
+
+    from ftlab.trainer import FtlabTrainer
+
+    config, task = resolved.config, resolved.task
+    # -- model: pre-trained body + task head, made trainable by the method ------------------------------------
+    set_seed(config.seed)  # the head's initialisation must not depend on what ran before in this process
+    tokenizer = load_tokenizer(config.model, trust_remote_code=config.trust_remote_code)
+    model = task.load_model(config.model, state.labels, trust_remote_code=config.trust_remote_code)
+    model = resolved.method.apply(model, resolved.method_config)
+    already_logged = tracking.last_logged_steps(state.mlflow_run_id)
+    if "trainable_params" not in already_logged:
+        params = count_parameters(model)
+        tracking.log_metrics(state.mlflow_run_id, {"trainable_params": params["trainable"],
+                                                   "total_params": params["total"]}, step=0)
+
+    # -- data: tokenised once; padding happens per batch in the collator -------------------------------------
+    train_set, eval_set = (task.encode(splits[split], tokenizer, config, state.labels, plugins.extra_columns)
+                           for split in ("train", "validation"))
+    collator = task.collator(tokenizer, config)
+    for wrap in plugins.collator_wrappers:
+        collator = wrap(collator)
+
+    cancel, timer = CancelCallback(runs.run_dir(state.run_id)), StepTimer()
+    callbacks = [TrackingCallback(state.mlflow_run_id, already_logged), cancel, timer, *plugins.callbacks]
+    if config.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(config.early_stopping_patience))
+    trainer = FtlabTrainer(
+        model=model, args=_training_args(config, resolved, runs.run_dir(state.run_id), progress),
+        train_dataset=train_set, eval_dataset=eval_set, data_collator=collator, processing_class=tokenizer,
+        compute_metrics=task.compute_metrics(state.labels), callbacks=callbacks, plugins=plugins,
+    )
+    return trainer, cancel, timer
 
 
 def _training_args(config: TrainConfig, resolved: Plan, folder: Path, progress: bool):
