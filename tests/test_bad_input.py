@@ -229,7 +229,7 @@ def test_method_that_does_not_support_the_task(env: dict[str, Path], capsys: pyt
     try:
         rc, err = run_cli(["train", "--method", name], capsys)
     finally:
-        registry._METHODS.pop(name)
+        registry.METHODS.unregister(name)
     assert rc == 2, err
     assert "Traceback" not in err and "\n\n" not in err.strip(), err
     for expected in (f"Method '{name}' does not support the 'classification' task", "sft", "lora", "full"):

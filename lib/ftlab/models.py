@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ftlab.assets import asset_path
 from ftlab.errors import UserError
+from ftlab.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -24,18 +25,15 @@ class ModelSpec:
     params: str
 
 
-_MODELS: dict[str, ModelSpec] = {}
+MODELS: Registry[ModelSpec] = Registry("model", "See `ftlab models`.")
 
 
 def register_model(spec: ModelSpec) -> ModelSpec:
-    if spec.name in _MODELS:
-        raise ValueError(f"model '{spec.name}' is already registered")
-    _MODELS[spec.name] = spec
-    return spec
+    return MODELS.register(spec.name, spec)
 
 
 def list_models() -> list[ModelSpec]:
-    return list(_MODELS.values())
+    return MODELS.values()
 
 
 register_model(ModelSpec(
@@ -50,20 +48,20 @@ register_model(ModelSpec(
 def check_model(name: str) -> None:
     """Raise `UserError` unless `name` can be a model: cheap (nothing is read, located or downloaded), so callers
     can check it before a run folder is written."""
-    if name in _MODELS:
+    if name in MODELS:
         return
     folder = Path(name).expanduser()
     if folder.is_dir():
         if not (folder / "config.json").is_file():
             raise UserError(
                 f"The model folder {folder} has no config.json, so it is not a saved model. Pass the folder that "
-                f"`save_pretrained` wrote, or a registered model: {', '.join(_MODELS)} (e.g. --model minilm)."
+                f"`save_pretrained` wrote, or a registered model: {', '.join(MODELS.names())} (e.g. --model minilm)."
             )
         return
     if os.environ.get("HF_HUB_OFFLINE") == "1" or "/" not in name:
         raise UserError(
             f"Unknown model '{name}': it is not a registered model, a local folder, or (offline) a reachable hub id. "
-            f"Known models: {', '.join(_MODELS)}. Use --model minilm, a folder with config.json, or an "
+            f"Known models: {', '.join(MODELS.names())}. Use --model minilm, a folder with config.json, or an "
             "'org/name' hub id with internet access."
         )
 
@@ -71,8 +69,8 @@ def check_model(name: str) -> None:
 def resolve_model(name: str) -> str:
     """A registered name, a local folder, or a hub id; the hub id is returned unchanged for `from_pretrained`."""
     check_model(name)
-    if name in _MODELS:
-        return str(_MODELS[name].locate())
+    if name in MODELS:
+        return str(MODELS.get(name).locate())
     if Path(name).expanduser().is_dir():
         return str(Path(name).expanduser().resolve())
     return name
@@ -91,7 +89,7 @@ def load_tokenizer(name: str, *, trust_remote_code: bool = False):
 def _load_failure(name: str, exc: Exception) -> str:
     return (
         f"Could not load model '{name}' ({str(exc).splitlines()[0]}). Check the name or your internet connection; "
-        f"offline, use a registered model ({', '.join(_MODELS)}) or a local folder."
+        f"offline, use a registered model ({', '.join(MODELS.names())}) or a local folder."
     )
 
 

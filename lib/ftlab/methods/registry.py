@@ -13,7 +13,8 @@ from typing import Any
 
 from torch import nn
 
-from ftlab.errors import UserError, did_you_mean
+from ftlab.errors import UserError
+from ftlab.registry import Registry
 
 ApplyFn = Callable[[nn.Module, Any], nn.Module]
 """(model with its task head, method config) -> the model to train (same object or a wrapper)."""
@@ -45,34 +46,28 @@ class MethodSpec:
             raise UserError(f"Invalid option for method '{self.name}': {exc}.") from exc
 
 
-_METHODS: dict[str, MethodSpec] = {}
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+METHODS: Registry[MethodSpec] = Registry("method", "See `ftlab methods`.")
 
 
 def register_method(spec: MethodSpec) -> MethodSpec:
-    if not _NAME.match(spec.name):
-        raise ValueError(f"method name {spec.name!r} must be lower-case letters, digits and '_'")
-    if spec.name in _METHODS:
-        raise ValueError(f"method '{spec.name}' is already registered")
     if not dataclasses.is_dataclass(spec.config_cls):
         raise ValueError(f"method '{spec.name}': config_cls must be a dataclass")
-    _METHODS[spec.name] = spec
-    return spec
+    if not re.match(r"^[a-z][a-z0-9_]*$", spec.name):  # the name becomes --<name>-<option> flags
+        raise ValueError(f"method name {spec.name!r} must be lower-case letters, digits and '_'")
+    return METHODS.register(spec.name, spec)
 
 
 def get_method(name: str) -> MethodSpec:
-    if name not in _METHODS:
-        raise UserError(did_you_mean(name, _METHODS, "method") + " See `ftlab methods`.")
-    return _METHODS[name]
+    return METHODS.get(name)
 
 
 def list_methods() -> list[MethodSpec]:
-    return list(_METHODS.values())
+    return METHODS.values()
 
 
 def check_supports(spec: MethodSpec, task: str) -> None:
     if task not in spec.tasks:
-        others = [m.name for m in _METHODS.values() if task in m.tasks]
+        others = [m.name for m in METHODS.values() if task in m.tasks]
         raise UserError(
             f"Method '{spec.name}' does not support the '{task}' task (it supports: {', '.join(sorted(spec.tasks))}). "
             f"Methods for '{task}': {', '.join(others)}."

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 from torch import nn
 
-from ftlab.errors import UserError, did_you_mean
+from ftlab.registry import Registry
 
 
 class Task(ABC):
@@ -51,21 +51,16 @@ class Task(ABC):
         """Predictions for raw texts, in the CLI's JSON shape (without run_id)."""
 
 
-_TASKS: dict[str, Task] = {}
+TASKS: Registry[Task] = Registry("task", "Choose one with --task.")
 
 
 def register_task(task: Task) -> Task:
-    if task.name in _TASKS:
-        raise ValueError(f"task '{task.name}' is already registered")
-    _TASKS[task.name] = task
-    return task
+    return TASKS.register(task.name, task)
 
 
 def get_task(name: str) -> Task:
-    if name not in _TASKS:
-        raise UserError(did_you_mean(name, _TASKS, "task") + " Use --task classification.")
-    return _TASKS[name]
+    return TASKS.get(name)
 
 
 def list_tasks() -> list[str]:
-    return list(_TASKS)
+    return TASKS.names()
