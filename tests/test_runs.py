@@ -95,3 +95,14 @@ def test_cancel_writes_a_checkpoint_and_resume_finishes(fresh_home) -> None:
     assert finished["status"] == "finished"
     steps = [s for s, _, _ in tracking.metric_history(finished["mlflow_run_id"], "loss")]
     assert steps == [1, 2, 3, 4, 5, 6]
+
+
+def test_early_stopping_stops_when_the_metric_stalls(fresh_home) -> None:
+    # A learning rate this small cannot move accuracy, so evaluation 2 shows no improvement over evaluation 1.
+    config = ftlab.TrainConfig(dataset="rotten_tomatoes", train_size=64, eval_size=16, max_steps=40, batch_size=4,
+                               learning_rate=1e-12, eval_steps=2, save_steps=2, early_stopping_patience=1,
+                               name="early")
+    result = ftlab.train(config, progress=False)
+    assert result["status"] == "finished"
+    evals = [s for s, _, _ in tracking.metric_history(result["mlflow_run_id"], "eval_accuracy")]
+    assert evals[:2] == [2, 4] and max(evals) < 40, evals

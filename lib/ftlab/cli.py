@@ -185,7 +185,10 @@ def cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     table, metrics = predictions(args.run, args.split, refresh_cache=args.refresh)
     record = summary(args.run)
     main = record["main_metric"]["name"]
-    record.update(split=args.split, metrics=metrics, predictions=str(predictions_path(args.run, args.split)),
+    from sklearn.metrics import classification_report
+
+    record.update(classification_report=classification_report(table["gold"], table["predicted"], zero_division=0),
+                  split=args.split, metrics=metrics, predictions=str(predictions_path(args.run, args.split)),
                   examples=len(table), main_metric={"name": main, "split": args.split, "value": metrics.get(main)})
     return record
 
@@ -226,6 +229,8 @@ def _print_human(command: str, result: Any) -> None:
               f"{result['param_counts']['total']:,} params  {_fmt(result['wall_seconds'])} s")
         if result.get("error"):
             print(f"  error: {result['error']}")
+        if result.get("classification_report"):
+            print(result["classification_report"])
     elif command == "runs":
         if not result:
             print("no runs yet: start one with `ftlab train`")

@@ -54,5 +54,5 @@ def apply(model: nn.Module, config: LoraOptions) -> nn.Module:
 
 SPEC = register_method(MethodSpec(
     name="lora", config_cls=LoraOptions, apply=apply, tasks=frozenset({"classification", "ner", "sft"}),
-    description="Low-rank adapters on attention layers (peft); the base model stays frozen.", default_learning_rate=1e-3,
+    description="Low-rank adapters on attention layers (peft); the base model stays frozen.", default_learning_rate=2e-3,
 ))
