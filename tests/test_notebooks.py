@@ -19,7 +19,8 @@ pytest.importorskip("ipykernel")
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 
-# Budgets the notebooks read in their `parameters` cell: small enough for ~1-2 minutes on 2 CPU cores.
+# Budgets the notebooks read in their `parameters` cell: the notebook test takes about 30 s on 2 idle CPU cores
+# (about 2 min when another CPU-heavy job shares them).
 SMALL_BUDGETS = {
     "FTLAB_NB_MAX_STEPS": "12",
     "FTLAB_NB_TRAIN_SIZE": "64",

@@ -6,8 +6,6 @@ from typing import Any
 
 from ftlab import runs, tracking
 
-SUMMARY_KEYS = ("run_id", "status", "task", "method", "model", "dataset", "main_metric", "metrics", "param_counts",
-                "train_samples_per_second", "wall_seconds")
 _PER_STEP = {"loss", "learning_rate", "grad_norm", "epoch"}
 """Training-curve values: their latest point is noise in a summary."""
 
@@ -16,7 +14,7 @@ def _record(state: runs.RunState | None, mlflow_run: Any) -> dict[str, Any]:
     tags = {k[len(tracking.TAG):]: v for k, v in mlflow_run.data.tags.items() if k.startswith(tracking.TAG)}
     metrics = dict(mlflow_run.data.metrics)
     main = tags.get("main_metric", "accuracy")
-    split = "test" if f"test_{main}" in metrics else None
+    split = "test" if f"test_{main}" in metrics else "validation" if f"eval_{main}" in metrics else None
     status = state.status if state else tracking.MLFLOW_TO_STATUS.get(mlflow_run.info.status, "failed")
     record = {
         "run_id": tags.get("run_id", mlflow_run.info.run_name),
@@ -26,7 +24,7 @@ def _record(state: runs.RunState | None, mlflow_run: Any) -> dict[str, Any]:
         "model": tags.get("model"),
         "dataset": tags.get("dataset"),
         "main_metric": {"name": main, "split": split,
-                        "value": metrics.get(f"{split}_{main}") if split else metrics.get(f"eval_{main}")},
+                        "value": metrics.get(f"test_{main}", metrics.get(f"eval_{main}"))},
         "metrics": {k: v for k, v in sorted(metrics.items()) if k not in _PER_STEP},
         "param_counts": {"trainable": int(metrics.get("trainable_params", 0)),
                          "total": int(metrics.get("total_params", 0))},
