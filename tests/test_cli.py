@@ -86,3 +86,30 @@ def test_kill_9_then_resume_continues_from_checkpoint(fresh_home: Path) -> None:
     eval_steps = [m.step for m in client.get_metric_history(run_id, "eval_loss")]
     assert sorted(eval_steps) == [20, 40]
 
+
+
+def test_sigterm_stops_gracefully_with_a_checkpoint(fresh_home: Path) -> None:
+    cwd = Path.cwd()
+    args = ["train", "--dataset", "rotten_tomatoes", "--train-size", "128", "--eval-size", "16", "--batch-size", "8",
+            "--max-steps", "200", "--save-steps", "1000", "--log-steps", "1", "--name", "term"]
+    env = {**os.environ, "FTLAB_HOME": str(fresh_home), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "ftlab.cli", *args], cwd=cwd, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    client = MlflowClient(tracking_uri=f"sqlite:///{fresh_home / 'mlflow.db'}")
+    state_file = fresh_home / "runs" / "term" / "state.json"
+    deadline = time.time() + 300
+    while True:  # wait until a few steps are logged
+        assert proc.poll() is None and time.time() < deadline
+        if state_file.is_file() and (mlflow_id := json.loads(state_file.read_text())["mlflow_run_id"]):
+            if len(client.get_metric_history(mlflow_id, "loss")) >= 3:
+                break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+
+    assert proc.returncode == -signal.SIGTERM, "after the checkpoint the process still stops as asked"
+    assert "cancelled at step" in stderr
+    listed = json.loads(ftlab("runs", "--json", home=fresh_home, cwd=cwd).stdout)
+    assert [(r["run_id"], r["status"]) for r in listed] == [("term", "cancelled")]
+    checkpoints = list((fresh_home / "runs" / "term" / "checkpoints").glob("checkpoint-*/trainer_state.json"))
+    assert len(checkpoints) == 1, "a checkpoint was written at the stop (none was due by --save-steps)"

@@ -135,13 +135,15 @@ def _fit(resolved: Plan, state: runs.RunState, splits: dict[str, pd.DataFrame], 
             tracking.log_metrics(state.mlflow_run_id, {"resumed_from_step": step}, step=step)
 
         # -- train: a signal asks for a graceful stop at the end of the step, with a checkpoint ---------------
-        with Heartbeat(state), _stop_on_signals(cancel.requested):
+        with Heartbeat(state), _stop_on_signals(cancel.requested) as signals:
             output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
         state.wall_seconds = wall_before + time.time() - started
         if cancel.cancelled:
             runs.set_status(state, "cancelled")
             log.info("cancelled at step %d; checkpoint written, resume with `ftlab train --resume %s`",
                      trainer.state.global_step, state.run_id)
+            if signals:
+                signal.raise_signal(signals[0])  # now that the checkpoint is safe, stop as asked
             return summary(state.run_id)
 
         # -- save and score: the final model and its test predictions (the Trainer evaluated validation last) ----
@@ -230,16 +232,26 @@ def _training_args(config: TrainConfig, resolved: Plan, folder: Path, progress: 
 
 
 @contextmanager
-def _stop_on_signals(flag: threading.Event) -> Iterator[None]:
-    """SIGTERM / Ctrl-C set the cancel flag instead of killing mid-step (signals only work in the main thread)."""
+def _stop_on_signals(flag: threading.Event) -> Iterator[list[int]]:
+    """SIGTERM / Ctrl-C set the cancel flag instead of killing mid-step (signals only work in the main thread).
+
+    Yields the list of signals received, so the caller can deliver them again once the checkpoint is safe: a
+    program that was asked to stop must still stop, not go on to its next job.
+    """
+    received: list[int] = []
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield received
         return
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        received.append(signum)
+        flag.set()
+
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     for sig in previous:
-        signal.signal(sig, lambda *_: flag.set())
+        signal.signal(sig, request_stop)
     try:
-        yield
+        yield received
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
