@@ -34,7 +34,7 @@ def test_loss_term_sampler_collator_and_step_plugins_take_effect(fresh_home) -> 
         assert "length" not in ctx.inputs and "example_id" not in ctx.inputs  # never fed to the model
         penalty = 0.5 * (ctx.outputs.logits - 3.0).pow(2).mean()  # pulls every logit towards 3
         if ctx.model.training:
-            term_values.append((float(ctx.loss), float(penalty)))
+            term_values.append((float(ctx.loss.detach()), float(penalty.detach())))
             seen_ids.extend(int(i) for i in ctx.extras["example_id"])
         return penalty
 
