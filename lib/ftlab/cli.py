@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from ftlab.config import TrainConfig, field_docs, list_presets
+from ftlab.config import TrainConfig, field_docs
 from ftlab.errors import UserError
 
 _SCALARS: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "str": str}

@@ -6,7 +6,6 @@ Values are layered: the dataclass defaults, then a preset from `configs/presets/
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -246,7 +245,3 @@ def resolve_config(file_values: dict[str, Any] | None = None, overrides: dict[st
     merged = {**file_values, **overrides}
     merged["method_options"] = {**(file_values.get("method_options") or {}), **(overrides.get("method_options") or {})}
     return TrainConfig.from_dict(merged)
-
-
-def replace(config: TrainConfig, **changes: Any) -> TrainConfig:
-    return dataclasses.replace(config, **changes)

@@ -22,8 +22,6 @@ from ftlab import tracking
 from ftlab.errors import UserError
 from ftlab.home import runs_dir, safe_child
 
-STATUSES = tuple(tracking.STATUS_TO_MLFLOW)
-ACTIVE = ("queued", "running")
 
 
 @dataclass

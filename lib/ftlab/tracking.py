@@ -59,7 +59,7 @@ def experiment_id() -> str:
 
 
 def start_run(run_id: str, tags: dict[str, str], params: dict[str, Any]) -> str:
-    from mlflow.entities import Param, RunTag
+    from mlflow.entities import Param
 
     run = client().create_run(experiment_id(), run_name=run_id, tags={TAG + "run_id": run_id,
                                                                       **{TAG + k: str(v) for k, v in tags.items()}})
