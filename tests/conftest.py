@@ -13,6 +13,7 @@ SHARED_ASSETS = CHECKOUT / "data" / "assets"
 """Filled once by `ftlab assets fetch`; every test home links to it instead of extracting 200 MB again."""
 
 sys.path.insert(0, str(Path(__file__).parent))  # `import fixtures`
+sys.path.insert(0, str(CHECKOUT / "workbench"))  # `import components`, as `streamlit run workbench/app.py` allows
 
 
 def make_home(root: Path) -> Path:

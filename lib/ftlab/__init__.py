@@ -5,13 +5,32 @@
 >>> ftlab.predict(summary["run_id"], ["A warm, funny film."])  # doctest: +SKIP
 """
 
-from ftlab.config import TrainConfig, resolve_config
-from ftlab.errors import UserError
-from ftlab.evaluate import load_trained, predict, predictions
-from ftlab.home import home
-from ftlab.plugins import LossContext, Plugins
-from ftlab.records import list_runs, summary
-from ftlab.train import load_splits, resume, train
+from __future__ import annotations
 
-__all__ = ["LossContext", "Plugins", "TrainConfig", "UserError", "home", "list_runs", "load_splits", "load_trained",
-           "predict", "predictions", "resolve_config", "resume", "summary", "train"]
+import importlib
+from typing import Any
+
+# Names are imported on first use: `ftlab jobs`, the job worker and the app's light pages should not pay for
+# importing torch and transformers (seconds) when they never train.
+_EXPORTS = {
+    "TrainConfig": "ftlab.config", "resolve_config": "ftlab.config",
+    "UserError": "ftlab.errors",
+    "load_trained": "ftlab.evaluate", "predict": "ftlab.evaluate", "predictions": "ftlab.evaluate",
+    "home": "ftlab.home",
+    "LossContext": "ftlab.plugins", "Plugins": "ftlab.plugins",
+    "list_runs": "ftlab.records", "summary": "ftlab.records",
+    "load_splits": "ftlab.train", "resume": "ftlab.train", "train": "ftlab.train",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'ftlab' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

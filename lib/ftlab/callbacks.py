@@ -9,9 +9,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from ftlab import tracking
-from ftlab.runs import RunState, write_state
-
-CANCEL_FILE = "CANCEL"
+from ftlab.runs import CANCEL_FILE, RunState, write_state
 
 
 class TrackingCallback(TrainerCallback):
@@ -24,6 +22,11 @@ class TrackingCallback(TrainerCallback):
     def __init__(self, mlflow_run_id: str, already_logged: dict[str, int] | None = None) -> None:
         self.mlflow_run_id = mlflow_run_id
         self.already_logged = dict(already_logged or {})
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:  # what the live view needs for progress and ETA
+            samples = args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
+            tracking.set_tags(self.mlflow_run_id, {"total_steps": state.max_steps, "samples_per_step": samples})
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs:

@@ -104,6 +104,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, tuple[str, str]]]
     train.add_argument("--config", help="YAML file of config values (flags override it)")
     train.add_argument("--resume", metavar="RUN", help="continue RUN from its last checkpoint, optimizer state included")
     train.add_argument("--json", action="store_true", help="print the run summary as one JSON object")
+    train.add_argument("--queue", action="store_true",
+                       help="submit to the job queue and return at once; a background worker runs it (see `ftlab jobs`)")
+    train.add_argument("--gpu", type=int, metavar="N", help="with --queue: run on GPU N (default: any free one)")
     _add_config_flags(train)
     owners = _add_method_flags(train)
 
@@ -125,6 +128,17 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, tuple[str, str]]]
                        ("methods", "list fine-tuning methods and their trainable fraction on the embedded model")]:
         sub.add_parser(name, help=text).add_argument("--json", action="store_true")
 
+    jobs = sub.add_parser("jobs", help="show the job queue: running and queued fine-tunes")
+    jobs.add_argument("--concurrency", metavar="N",
+                      help="set how many jobs run at once ('auto': one per GPU, or 1 on a CPU)")
+    jobs.add_argument("--json", action="store_true")
+    for name, text in [("cancel", "stop a queued or running job (a running one checkpoints first)"),
+                       ("delete", "delete a finished, failed or cancelled run: its folder and tracking record")]:
+        command = sub.add_parser(name, help=text)
+        command.add_argument("run", metavar="RUN")
+        command.add_argument("--json", action="store_true")
+    sub.choices["delete"].add_argument("--yes", action="store_true", help="confirm: the run cannot be restored")
+
     assets = sub.add_parser("assets", help="manage the embedded model and data assets")
     assets.add_argument("action", choices=["fetch"], help="fetch: download, verify and extract every asset")
     return parser, owners
@@ -134,6 +148,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, tuple[str, str]]]
 
 def cmd_train(args: argparse.Namespace, owners: dict[str, tuple[str, str]]) -> dict[str, Any]:
     from ftlab.config import load_config_file, resolve_config
+    from ftlab import jobs
     from ftlab.train import resume, train
 
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if f.name != "method_options"}
@@ -144,7 +159,13 @@ def cmd_train(args: argparse.Namespace, owners: dict[str, tuple[str, str]]) -> d
         if given:
             raise UserError(f"--resume continues a run with its own saved config; drop {', '.join(given)} "
                             "(or start a new run with them).")
+        if args.queue:
+            jobs.submit_resume(args.resume, gpu=args.gpu)
+            return _queued(args.resume)
         return resume(args.resume)
+    if args.gpu is not None and not args.queue:
+        raise UserError("--gpu chooses the GPU of a queued job; add --queue, or set CUDA_VISIBLE_DEVICES for a "
+                        "run in this terminal.")
     config = resolve_config(load_config_file(args.config) if args.config else {}, overrides)
     stray = {m: [_flag(m, o) for m2, o in method_flags.values() if m2 == m]
              for m, _ in method_flags.values() if m != config.method}
@@ -156,7 +177,17 @@ def cmd_train(args: argparse.Namespace, owners: dict[str, tuple[str, str]]) -> d
     if method_flags:
         options = {**config.method_options, **{o: getattr(args, d) for d, (_, o) in method_flags.items()}}
         config = TrainConfig.from_dict({**config.to_dict(), "method_options": options})
+    if args.queue:
+        return _queued(jobs.submit(config, gpu=args.gpu))
     return train(config)
+
+
+def _queued(run_id: str) -> dict[str, Any]:
+    from ftlab import jobs
+
+    position = next((j["position"] for j in jobs.list_jobs() if j["run_id"] == run_id), None)
+    return {"run_id": run_id, "status": "queued" if position else "running", "position": position,
+            "log": str(jobs.log_path(run_id))}
 
 
 def _flag(method: str, option: str) -> str:
@@ -213,6 +244,34 @@ def cmd_methods(args: argparse.Namespace) -> list[dict[str, Any]]:
     return method_table()
 
 
+def cmd_jobs(args: argparse.Namespace) -> dict[str, Any]:
+    from ftlab import jobs
+
+    if args.concurrency is not None:
+        value = args.concurrency.strip().lower()
+        if value != "auto" and not value.isdigit():
+            raise UserError(f"--concurrency takes a whole number or 'auto', not {args.concurrency!r}. "
+                            "Example: ftlab jobs --concurrency 2.")
+        jobs.set_concurrency(None if value == "auto" else int(value))
+    return {"concurrency": jobs.concurrency(), "worker_alive": jobs.worker_alive(), "jobs": jobs.list_jobs()}
+
+
+def cmd_cancel(args: argparse.Namespace) -> dict[str, Any]:
+    from ftlab import jobs
+
+    return {"run_id": args.run, "status": jobs.cancel(args.run)}
+
+
+def cmd_delete(args: argparse.Namespace) -> dict[str, Any]:
+    from ftlab.runs import delete_run
+
+    if not args.yes:
+        raise UserError(f"Deleting run '{args.run}' removes its checkpoints, model and metrics for good; "
+                        f"add --yes to confirm: ftlab delete {args.run} --yes.")
+    delete_run(args.run)
+    return {"run_id": args.run, "status": "deleted"}
+
+
 def cmd_assets(args: argparse.Namespace) -> dict[str, Any]:
     from ftlab.assets import fetch_all
 
@@ -237,6 +296,16 @@ def _print_human(command: str, result: Any) -> None:
         for r in result:
             print(f"{r['run_id']:<45} {r['status']:<10} {r['method'] or '':<8} {r['dataset'] or '':<16} "
                   f"{r['main_metric']['name']}={_fmt(r['main_metric']['value'])}")
+    elif command == "jobs":
+        state = "alive" if result["worker_alive"] else "idle (starts with the next job)"
+        print(f"concurrency {result['concurrency']}, worker {state}")
+        for job in result["jobs"] or []:
+            where = f"pid {job['pid']}" if job["status"] == "running" else f"#{job['position']} in line"
+            print(f"  {job['run_id']:<45} {job['status']:<8} {where}")
+        if not result["jobs"]:
+            print("  no jobs: submit one with `ftlab train --queue ...` or from the workbench's Train page")
+    elif command in ("cancel", "delete"):
+        print(f"run {result['run_id']}: {result['status']}")
     elif command == "predict":
         for item in result.get("predictions", [result]):
             probs = ", ".join(f"{k} {v:.3f}" for k, v in item["probabilities"].items())
@@ -256,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     parser, owners = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="ftlab: %(message)s", stream=sys.stderr)
-    _quiet_libraries()
+    quiet_libraries()
     handler = globals()[f"cmd_{args.command}"]
     try:
         # Libraries print progress to stdout; keep stdout for our one result.
@@ -275,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _quiet_libraries() -> None:
+def quiet_libraries() -> None:
     import os
     import warnings
 

@@ -22,6 +22,8 @@ from ftlab import tracking
 from ftlab.errors import UserError
 from ftlab.home import runs_dir, safe_child
 
+CANCEL_FILE = "CANCEL"
+"""Touched in a run folder to ask its training process to stop at the end of the step, with a checkpoint."""
 
 
 @dataclass
@@ -128,3 +130,32 @@ def last_checkpoint(run_id: str) -> Path | None:
     checkpoints = [p for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()] if folder.is_dir() else []
     complete = [p for p in checkpoints if (p / "trainer_state.json").is_file()]
     return max(complete, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+
+def delete_run(run_id: str) -> None:
+    """Delete a run for good: its tracking record and its folder (config, splits, checkpoints, model, predictions).
+
+    A queued or running run is refused: its process would go on writing into a folder that is gone. A tracking
+    record whose folder was already removed by hand is still deleted, so that it can leave the runs list.
+    """
+    import shutil
+
+    folder = run_dir(run_id)
+    if state_path(run_id).is_file():
+        state = refresh(read_state(run_id))
+        if state.status in ("queued", "running"):
+            raise UserError(f"Run '{run_id}' is {state.status}; cancel it first with `ftlab cancel {run_id}` "
+                            "(or wait for it to end), then delete it.")
+        mlflow_ids = [state.mlflow_run_id] if state.mlflow_run_id else []
+    else:
+        # run_dir() checked the name, so it is safe inside the filter string.
+        found = tracking.client().search_runs([tracking.experiment_id()],
+                                              filter_string=f"tags.`{tracking.TAG}run_id` = '{run_id}'")
+        if not found and not folder.exists():
+            read_state(run_id)  # raises the usual "Unknown run ... Known runs: ..." error
+        mlflow_ids = [run.info.run_id for run in found]
+    # The tracking record goes first: it is what lists the run, so a failure below leaves no half-listed run.
+    for mlflow_run_id in mlflow_ids:
+        tracking.client().delete_run(mlflow_run_id)
+    if folder.exists():
+        shutil.rmtree(folder)

@@ -83,8 +83,12 @@ def load_splits(config: TrainConfig) -> dict[str, pd.DataFrame]:
     return splits
 
 
-def train(config: TrainConfig, *, plugins: Plugins | None = None, progress: bool = True) -> dict[str, Any]:
-    """Fine-tune a model as configured; returns the run's summary."""
+def prepare(config: TrainConfig) -> runs.RunState:
+    """Validate the config, then create the run: folder, config, seeded splits, and a "queued" tracking record.
+
+    `train` runs it at once; the job queue (`ftlab.jobs`) prepares it now and runs it later, so a bad config is
+    refused when it is submitted, not minutes later in a worker.
+    """
     resolved = plan(config)
     splits = load_splits(config)
     labels = resolved.task.labels_of(splits["train"])
@@ -103,28 +107,40 @@ def train(config: TrainConfig, *, plugins: Plugins | None = None, progress: bool
         params={**_flat_params(config), "learning_rate_used": resolved.learning_rate,
                 **{f"split_size.{k}": len(v) for k, v in splits.items()}},
     )
+    tracking.set_status(state.mlflow_run_id, "queued")
+    runs.write_state(state)
     tracking.log_artifact(state.mlflow_run_id, str(folder / "config.yaml"))
-    return _fit(resolved, state, splits, checkpoint=None, plugins=plugins, progress=progress)
+    return state
 
 
-def resume(run_id: str, *, plugins: Plugins | None = None, progress: bool = True) -> dict[str, Any]:
-    """Continue a failed or cancelled run from its last checkpoint, optimizer state included."""
+def train(config: TrainConfig, *, plugins: Plugins | None = None, progress: bool = True) -> dict[str, Any]:
+    """Fine-tune a model as configured; returns the run's summary."""
+    state = prepare(config)
+    splits = {split: read_split(state.run_id, split) for split in SPLITS}
+    return _fit(plan(config), state, splits, checkpoint=None, plugins=plugins, progress=progress)
+
+
+def resume(run_id: str, *, plugins: Plugins | None = None, progress: bool = True,
+           keep_cancel: bool = False) -> dict[str, Any]:
+    """Start a queued run, or continue a failed or cancelled one from its last checkpoint (optimizer included)."""
     state = runs.refresh(runs.read_state(run_id))
     if state.status == "running":
         raise UserError(f"Run '{run_id}' is still running (pid {state.pid}); wait for it or cancel it first.")
     if state.status == "finished":
         raise UserError(f"Run '{run_id}' already finished; start a new run to train further.")
+    if not keep_cancel:  # a stop asked of an earlier attempt must not stop this one (a queued job keeps its own)
+        (runs.run_dir(run_id) / CANCEL_FILE).unlink(missing_ok=True)
     resolved = plan(read_config(run_id))
     splits = {split: read_split(run_id, split) for split in SPLITS}
     checkpoint = runs.last_checkpoint(run_id)
-    log.info("resuming %s from %s", run_id, checkpoint.name if checkpoint else "step 0 (no checkpoint was written)")
+    if checkpoint is not None:
+        log.info("resuming %s from %s", run_id, checkpoint.name)
     return _fit(resolved, state, splits, checkpoint=checkpoint, plugins=plugins, progress=progress)
 
 
 def _fit(resolved: Plan, state: runs.RunState, splits: dict[str, pd.DataFrame], *, checkpoint: Path | None,
          plugins: Plugins | None, progress: bool) -> dict[str, Any]:
     config, folder = resolved.config, runs.run_dir(state.run_id)
-    (folder / CANCEL_FILE).unlink(missing_ok=True)  # a stop asked of an earlier attempt must not stop this one
     runs.claim(state)
     runs.set_status(state, "running")
     started, wall_before = time.time(), state.wall_seconds
