@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine:
-#   make app    install, then start the main job on the embedded defaults
+#   make app    install, then start the workbench app (http://localhost:8501)
 #   make test   install, then run the whole test suite
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -14,16 +14,16 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(VENV)/bin/ftlab assets fetch
 	touch $@
 
-# Until the workbench app lands, the main job is a real CLI fine-tune of the embedded model.
+# The workbench, on http://localhost:8501 (bound to this machine only, see .streamlit/config.toml).
 app: setup
-	$(VENV)/bin/ftlab train --dataset rotten_tomatoes --method lora --epochs 1
-	$(VENV)/bin/ftlab runs
+	$(VENV)/bin/streamlit run workbench/app.py
 
 test: setup
 	$(PY) -m pytest -q
 
 bench: setup
 	$(PY) bench/train_throughput.py
+	$(PY) bench/app_latency.py
 
 clean:
 	rm -rf $(VENV)

@@ -145,6 +145,16 @@ CASES = [
     C("evaluate-unknown-split", f"evaluate {FAKE_RUN} --split dev", ["Unknown split 'dev'", "validation"],
       fake_run=True),
     C("predict-blank-text", ["predict", FAKE_RUN, "--text", "  "], ["Nothing to predict", "--text"], fake_run=True),
+    # -- the job queue ------------------------------------------------------------------------------------------------
+    C("queue-resume-finished", f"train --resume {FAKE_RUN} --queue", [FAKE_RUN, "already finished"], fake_run=True),
+    C("gpu-without-queue", TRAIN_GOOD + "--gpu 0", ["--gpu", "add --queue", "CUDA_VISIBLE_DEVICES"], GOOD),
+    C("queue-missing-gpu", TRAIN_GOOD + "--queue --gpu 5", ["GPU 5 does not exist", "Leave --gpu out"], GOOD),
+    C("concurrency-zero", "jobs --concurrency 0", ["--concurrency", "at least 1"]),
+    C("concurrency-word", "jobs --concurrency many", ["--concurrency", "'auto'", "Example"]),
+    C("cancel-unknown-run", "cancel nosuch", ["Unknown run 'nosuch'", FAKE_RUN], fake_run=True),
+    C("cancel-finished-run", f"cancel {FAKE_RUN}", [FAKE_RUN, "finished", "nothing to cancel"], fake_run=True),
+    C("delete-without-yes", f"delete {FAKE_RUN}", ["for good", f"ftlab delete {FAKE_RUN} --yes"], fake_run=True),
+    C("delete-unknown-run", "delete nosuch --yes", ["nosuch", "ftlab runs"]),
 ]
 
 

@@ -1,15 +1,19 @@
-"""The workbench: `streamlit run workbench/app.py`. Only a router; each page is a thin file in pages/."""
+"""The workbench: `streamlit run workbench/app.py`. Only a router; each page is a thin file in views/.
+
+(Not `pages/`: Streamlit treats a folder of that name as an old-style multipage app, and a first visit straight to
+a page's URL then bypasses this router.)
+"""
 
 import streamlit as st
 
-st.set_page_config(page_title="ftlab workbench", page_icon="🧪", layout="wide")
+st.set_page_config(page_title="ftlab workbench", page_icon=":material/science:", layout="wide")
 
 pages = {
     "Fine-tune": [
-        st.Page("pages/train.py", title="Train", icon="🚀", url_path="train", default=True),
-        st.Page("pages/runs.py", title="Runs", icon="📋", url_path="runs"),
-        st.Page("pages/run_detail.py", title="Run detail", icon="📈", url_path="run"),
-        st.Page("pages/compare.py", title="Compare", icon="⚖️", url_path="compare"),
+        st.Page("views/train.py", title="Train", icon=":material/rocket_launch:", url_path="train", default=True),
+        st.Page("views/runs.py", title="Runs", icon=":material/list:", url_path="runs"),
+        st.Page("views/run_detail.py", title="Run detail", icon=":material/monitoring:", url_path="run"),
+        st.Page("views/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
     ],
 }
 st.navigation(pages).run()

@@ -8,6 +8,8 @@
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 # Names are imported on first use: `ftlab jobs`, the job worker and the app's light pages should not pay for
@@ -34,3 +36,15 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+class _Package(types.ModuleType):
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Importing the submodule `ftlab.train` (or `ftlab.home`) would otherwise rebind `ftlab.train` from the
+        # function to the module; the submodules stay reachable through `from ftlab.train import ...`.
+        if name in _EXPORTS and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -69,6 +69,8 @@ class CancelCallback(TrainerCallback):
         self.cancelled = False
 
     def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= state.max_steps:
+            return control  # the last step is done: finishing is better than a "cancelled" run with nothing left
         if self.requested.is_set() or (self.run_dir / CANCEL_FILE).exists():
             self.cancelled = True
             control.should_save = True

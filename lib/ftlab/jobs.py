@@ -51,15 +51,19 @@ def queue_dir() -> Path:
     return path
 
 
+def _read_queue() -> dict[str, Any]:
+    """queue.json as it is now; writers replace it atomically, so a reader needs no lock."""
+    path = queue_dir() / "queue.json"
+    queue = json.loads(path.read_text()) if path.is_file() else {}
+    return {"pending": [], "active": [], "concurrency": None, **queue}
+
+
 @contextmanager
 def _locked_queue() -> Iterator[dict[str, Any]]:
     """queue.json, read and written back under the queue lock."""
     path = queue_dir() / "queue.json"
     with FileLock(queue_dir() / "queue.lock", timeout=30):
-        queue = json.loads(path.read_text()) if path.is_file() else {}
-        queue.setdefault("pending", [])
-        queue.setdefault("active", [])
-        queue.setdefault("concurrency", None)
+        queue = _read_queue()
         yield queue
         tmp = path.with_name(f".queue.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(queue, indent=2))
@@ -74,8 +78,7 @@ def gpu_count() -> int:
 
 def concurrency() -> int:
     """Jobs that may run at once: the saved setting, else one per GPU, else 1 (a CPU is shared by one job best)."""
-    with _locked_queue() as queue:
-        saved = queue["concurrency"]
+    saved = _read_queue()["concurrency"]
     return int(saved) if saved else max(1, gpu_count())
 
 
@@ -127,10 +130,12 @@ def cancel(run_id: str) -> str:
     Returns the run's status afterwards ("cancelled", or "stopping" while a running job finishes its step).
     """
     state = runs.refresh(runs.read_state(run_id))
-    with _locked_queue() as queue:
-        pending = [job for job in queue["pending"] if job["run_id"] == run_id]
-        queue["pending"] = [job for job in queue["pending"] if job["run_id"] != run_id]
-        active = any(job["run_id"] == run_id for job in queue["active"])
+    pending = False
+    if any(job["run_id"] == run_id for job in _read_queue()["pending"]):
+        with _locked_queue() as queue:
+            pending = any(job["run_id"] == run_id for job in queue["pending"])
+            queue["pending"] = [job for job in queue["pending"] if job["run_id"] != run_id]
+    active = any(job["run_id"] == run_id for job in _read_queue()["active"])
     if pending and not active:
         runs.set_status(state, "cancelled")
         return "cancelled"
@@ -146,8 +151,8 @@ def list_jobs() -> list[dict[str, Any]]:
     Pending jobs with no live worker (it crashed, or the machine rebooted) get a new worker here, so any look at
     the queue, from the app or the CLI, gets it moving again.
     """
-    with _locked_queue() as queue:
-        active, pending = list(queue["active"]), list(queue["pending"])
+    queue = _read_queue()
+    active, pending = queue["active"], queue["pending"]
     if pending:
         ensure_worker()
     jobs = [{"run_id": j["run_id"], "status": "running", "position": 0, "pid": j["pid"], "gpu": j.get("gpu"),

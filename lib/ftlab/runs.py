@@ -150,7 +150,8 @@ def delete_run(run_id: str) -> None:
     else:
         # run_dir() checked the name, so it is safe inside the filter string.
         found = tracking.client().search_runs([tracking.experiment_id()],
-                                              filter_string=f"tags.`{tracking.TAG}run_id` = '{run_id}'")
+                                              filter_string=f"tags.`{tracking.TAG}run_id` = '{run_id}'"
+                                              ) if tracking.store_exists() else []
         if not found and not folder.exists():
             read_state(run_id)  # raises the usual "Unknown run ... Known runs: ..." error
         mlflow_ids = [run.info.run_id for run in found]

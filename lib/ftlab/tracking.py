@@ -29,6 +29,11 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home() / 'mlflow.db'}"
 
 
+def store_exists() -> bool:
+    """False only for the default SQLite store before its first run: a lookup need not create it."""
+    return bool(os.environ.get("MLFLOW_TRACKING_URI")) or (home() / "mlflow.db").is_file()
+
+
 @functools.lru_cache(maxsize=4)
 def _client(uri: str):
     from mlflow.tracking import MlflowClient

@@ -175,6 +175,8 @@ def _fit(resolved: Plan, state: runs.RunState, splits: dict[str, pd.DataFrame], 
         final.update({f"test_{k}": v for k, v in metrics.items()})
         tracking.log_metrics(state.mlflow_run_id, final, step=trainer.state.global_step)
         runs.set_status(state, "finished")
+        if signals:
+            signal.raise_signal(signals[0])  # asked to stop during the last step: it finished, now stop
         return summary(state.run_id)
     except BaseException as exc:
         state.wall_seconds = wall_before + time.time() - started

@@ -12,7 +12,7 @@ st.title("Run detail")
 runs = ftlab.list_runs()
 if not runs:
     st.info("No runs yet. Launch one on the Train page.")
-    st.page_link("pages/train.py", label="Go to Train", icon="🚀")
+    st.page_link("views/train.py", label="Go to Train", icon=":material/rocket_launch:")
     st.stop()
 
 ids = [r["run_id"] for r in runs]
@@ -30,8 +30,9 @@ except UserError as exc:
 
 main = record["main_metric"]
 st.subheader(run_id)
-st.caption(f"{record['method']} on {record['model']} · {record['dataset']} · {record['task']} · "
-           f"{record['param_counts']['trainable']:,} / {record['param_counts']['total']:,} params trained")
+counts = record["param_counts"]
+trained = f" · {counts['trainable']:,} / {counts['total']:,} params trained" if counts["total"] else ""
+st.caption(f"{record['method']} on {record['model']} · {record['dataset']} · {record['task']}{trained}")
 job_controls(run_id, record["status"])
 live_panel(run_id, record["status"])
 

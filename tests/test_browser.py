@@ -1,0 +1,132 @@
+"""End to end in a real browser: `streamlit run workbench/app.py`, driven in headless Debian Chromium by Playwright.
+
+Jobs are launched from the Train page exactly as a user does; they train for real, in processes of their own.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+from workbench_server import CHROMIUM_ARGS, WorkbenchServer, chromium_path
+
+import ftlab
+from ftlab import jobs, runs, tracking
+from conftest import make_home
+
+SCREENSHOT = os.environ.get("FTLAB_SCREENSHOT")
+"""Where to save the live run page (docs/workbench-live-run.png was made this way); a temp folder by default."""
+POINTS = re.compile(r"loss: (\d+) points")
+expect.set_options(timeout=120_000)  # the first page load imports torch; a job's first points take a while on a CPU
+
+
+@pytest.fixture()
+def browser_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = make_home(tmp_path / "home")
+    monkeypatch.setenv("FTLAB_HOME", str(home))  # this test reads the same home as the server and its jobs
+    return home
+
+
+@pytest.fixture()
+def page() -> Iterator[Page]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.set_default_timeout(120_000)
+        yield page
+        browser.close()
+
+
+@pytest.fixture()
+def server(browser_home: Path, tmp_path: Path) -> Iterator[WorkbenchServer]:
+    server = WorkbenchServer(browser_home, tmp_path / "streamlit.log").start()
+    yield server
+    server.stop()
+    for job in jobs.list_jobs():  # leave no training behind for the next test
+        jobs.cancel(job["run_id"])
+
+
+def launch_from_train_page(page: Page, server: WorkbenchServer, name: str, max_steps: int) -> None:
+    page.goto(f"{server.url}/")  # Train is the default page
+    page.get_by_test_id("stSelectbox").filter(has_text="Method").click()
+    page.get_by_role("option", name="lora", exact=True).click()
+    page.get_by_label("Max steps", exact=True).fill(str(max_steps))
+    page.get_by_label("Run name", exact=True).fill(name)
+    if not page.get_by_label("Train size", exact=True).is_visible():  # the expander keeps its state per session
+        page.get_by_text("Advanced").click()
+    for label, value in [("Train size", 64), ("Eval size", 16), ("Batch size", 8), ("Log steps", 1),
+                         ("Eval steps", 20), ("Save steps", 20)]:
+        page.get_by_label(label, exact=True).fill(str(value))
+    page.get_by_role("button", name="Launch").click()
+    expect(page.get_by_text(f"Follow {name}")).to_be_visible()
+
+
+def loss_points(page: Page) -> int:
+    caption = page.get_by_text(POINTS)
+    return int(POINTS.search(caption.inner_text()).group(1)) if caption.count() else 0
+
+
+def wait_for_status(run_id: str, wanted: str, timeout: float = 300) -> None:
+    deadline = time.time() + timeout
+    while (status := ftlab.summary(run_id)["status"]) != wanted:
+        assert status in ("queued", "running") and time.time() < deadline, f"{run_id} is {status}, wanted {wanted}"
+        time.sleep(1)
+
+
+def loss_steps(run_id: str) -> list[int]:
+    return [step for step, _, _ in tracking.metric_history(runs.read_state(run_id).mlflow_run_id, "loss")]
+
+
+def test_launch_watch_live_stop_and_find_both_in_runs(page: Page, server: WorkbenchServer, tmp_path: Path) -> None:
+    launch_from_train_page(page, server, "live-run", max_steps=80)
+    page.get_by_text("Follow live-run").click()
+    expect(page.get_by_text(POINTS)).to_be_visible()
+    seen = {loss_points(page)}
+    deadline = time.time() + 240
+    while len(seen) < 3 and ftlab.summary("live-run")["status"] == "running" and time.time() < deadline:
+        time.sleep(0.5)  # the fragment redraws on its own: no reload, no click
+        seen.add(loss_points(page))
+    assert len(seen) >= 3, f"the live loss chart did not gain points while the job ran: {sorted(seen)}"
+    page.locator(".js-plotly-plot").first.wait_for()
+    page.screenshot(path=SCREENSHOT or str(tmp_path / "live-run.png"), full_page=True)
+    wait_for_status("live-run", "finished")
+    expect(page.get_by_text("loss: 80 points, steps 1–80")).to_be_visible()
+
+    launch_from_train_page(page, server, "stopped-run", max_steps=5000)
+    page.goto(f"{server.url}/run?run=stopped-run")
+    expect(page.get_by_text(POINTS)).to_be_visible()
+    page.get_by_role("button", name="Stop").click()
+    wait_for_status("stopped-run", "cancelled", timeout=120)
+    expect(page.get_by_text("cancelled", exact=True).first).to_be_visible()
+    assert runs.last_checkpoint("stopped-run") is not None, "the stop wrote a checkpoint"
+
+    page.goto(f"{server.url}/runs")
+    rows = page.get_by_test_id("stDataFrame").locator("tr")  # the grid's accessible table, cell text included
+    expect(rows.filter(has_text="live-run")).to_contain_text("finished")
+    expect(rows.filter(has_text="stopped-run")).to_contain_text("cancelled")
+
+
+def test_jobs_outlive_a_killed_server_and_show_full_curves_after_restart(page: Page, server: WorkbenchServer) -> None:
+    launch_from_train_page(page, server, "first", max_steps=40)
+    launch_from_train_page(page, server, "second", max_steps=40)
+    deadline = time.time() + 120
+    while [(j["run_id"], j["status"]) for j in jobs.list_jobs()] != [("first", "running"), ("second", "queued")]:
+        assert time.time() < deadline, jobs.list_jobs()
+        time.sleep(0.2)
+
+    server.kill()
+    assert server.process.poll() is not None, "the server is gone"
+    wait_for_status("first", "finished")
+    wait_for_status("second", "finished")
+    assert loss_steps("first") == list(range(1, 41)) and loss_steps("second") == list(range(1, 41))
+
+    server.start()
+    for run_id in ("first", "second"):
+        page.goto(f"{server.url}/run?run={run_id}")
+        expect(page.get_by_text("loss: 40 points, steps 1–40")).to_be_visible()
+        expect(page.get_by_text("finished", exact=True).first).to_be_visible()
