@@ -12,7 +12,7 @@ pages = {
     "Fine-tune": [
         st.Page("views/train.py", title="Train", icon=":material/rocket_launch:", url_path="train", default=True),
         st.Page("views/runs.py", title="Runs", icon=":material/list:", url_path="runs"),
-        st.Page("views/run_detail.py", title="Run detail", icon=":material/monitoring:", url_path="run"),
+        st.Page("views/run.py", title="Run detail", icon=":material/monitoring:", url_path="run"),
         st.Page("views/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
     ],
 }

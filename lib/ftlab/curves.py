@@ -51,8 +51,8 @@ def metric_curves(run_id: str, keys: list[str] | tuple[str, ...] | None = None) 
     state = runs.read_state(run_id)
     if keys is None:
         keys = list(tracking.client().get_run(state.mlflow_run_id).data.metrics)
-    rows = [(key, step, value, stamp) for key in keys
-            for step, value, stamp in tracking.metric_history(state.mlflow_run_id, key)]
+    histories = tracking.metric_histories(state.mlflow_run_id, list(keys))
+    rows = [(key, step, value, stamp) for key, points in histories.items() for step, value, stamp in points]
     frame = pd.DataFrame(rows, columns=["metric", "step", "value", "timestamp"])
     first = frame["timestamp"].min() if len(frame) else 0
     frame["seconds"] = (frame["timestamp"] - first) / 1000.0

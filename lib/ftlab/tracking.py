@@ -105,6 +105,29 @@ def metric_history(mlflow_run_id: str, key: str) -> list[tuple[int, float, int]]
     return sorted((m.step, m.value, m.timestamp) for m in history)
 
 
+def metric_histories(mlflow_run_id: str, keys: list[str]) -> dict[str, list[tuple[int, float, int]]]:
+    """`metric_history` for several keys at once.
+
+    MLflow's client builds an ORM object per point (about 10 us each: 30 ms for a 3,000-step curve), too slow for
+    a live panel that redraws every two seconds; on our SQLite store one plain query reads the same rows in a
+    few ms. Other stores go through the client.
+    """
+    uri = tracking_uri()
+    if not uri.startswith("sqlite:///") or not keys:
+        return {key: metric_history(mlflow_run_id, key) for key in keys}
+    import sqlite3
+
+    database = uri[len("sqlite:///"):]
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=10) as connection:
+        rows = connection.execute(
+            f"SELECT key, step, value, timestamp FROM metrics WHERE run_uuid = ? AND key IN "
+            f"({', '.join('?' * len(keys))}) ORDER BY key, step, timestamp", [mlflow_run_id, *keys]).fetchall()
+    histories: dict[str, list[tuple[int, float, int]]] = {key: [] for key in keys}
+    for key, step, value, stamp in rows:
+        histories[key].append((int(step), float(value), int(stamp)))
+    return histories
+
+
 def last_logged_steps(mlflow_run_id: str) -> dict[str, int]:
     """Highest step already logged per metric: a resumed run logs only later steps, so no step shows twice."""
     run = client().get_run(mlflow_run_id)

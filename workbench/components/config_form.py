@@ -280,7 +280,7 @@ def launched_message() -> None:
     run_id = st.session_state.get("train.launched")
     if run_id:
         st.success(f"Launched run {run_id}: it trains in the background, even if you close this page.")
-        st.page_link("views/run_detail.py", label=f"Follow {run_id}", icon=":material/monitoring:", query_params={"run": run_id})
+        st.page_link("views/run.py", label=f"Follow {run_id}", icon=":material/monitoring:", query_params={"run": run_id})
 
 
 @st.fragment(run_every=5)
