@@ -262,3 +262,12 @@ def test_build_config_from_an_upload(fresh_home: Path) -> None:
     assert (config.method, config.method_options, config.max_steps) == ("freeze", {"layers": 1}, 3)
     with pytest.raises(UserError, match="Not launched: fix the learning rate above"):
         build_config(data, FormResult(submitted=True, method="full", errors={"Learning rate": "bad"}))
+
+
+def test_the_queue_panel_sets_the_concurrency_the_cli_sees(fresh_home: Path) -> None:
+    at = open_train()
+    box = next(n for n in at.number_input if n.label == "Jobs at once")
+    assert box.value == jobs.concurrency() == 1
+    box.set_value(2).run()
+    assert jobs.concurrency() == 2
+    assert "Up to 2 job(s) run at once" in " ".join(c.value for c in at.caption)

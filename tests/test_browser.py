@@ -55,6 +55,7 @@ def launch_from_train_page(page: Page, server: WorkbenchServer, name: str, max_s
     page.goto(f"{server.url}/")  # Train is the default page
     page.get_by_test_id("stSelectbox").filter(has_text="Method").click()
     page.get_by_role("option", name="lora", exact=True).click()
+    expect(page.get_by_text("Options of lora")).to_be_visible()  # the rerun for the new method has redrawn the form
     page.get_by_label("Max steps", exact=True).fill(str(max_steps))
     page.get_by_label("Run name", exact=True).fill(name)
     if not page.get_by_label("Train size", exact=True).is_visible():  # the expander keeps its state per session

@@ -35,7 +35,7 @@ def loss_steps(run_id: str) -> list[int]:
 def test_three_jobs_concurrency_one_run_in_order_and_cli_shares_the_queue(fresh_home: Path) -> None:
     jobs.set_concurrency(1)
     first = jobs.submit(ftlab.TrainConfig(**fixtures.TINY_JOB, name="first"))
-    second = jobs.submit(ftlab.TrainConfig(**fixtures.TINY_JOB, name="second"))
+    jobs.submit(ftlab.TrainConfig(**fixtures.TINY_JOB, name="second"))
     cli = subprocess.run([sys.executable, "-m", "ftlab.cli", "train", "--queue", "--json", *fixtures.TINY_JOB_FLAGS,
                           "--name", "third"], env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True,
                          text=True, timeout=120)

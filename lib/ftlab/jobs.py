@@ -135,7 +135,7 @@ def cancel(run_id: str) -> str:
         with _locked_queue() as queue:
             pending = any(job["run_id"] == run_id for job in queue["pending"])
             queue["pending"] = [job for job in queue["pending"] if job["run_id"] != run_id]
-    active = any(job["run_id"] == run_id for job in _read_queue()["active"])
+    active = any(job["run_id"] == run_id and _alive(job) for job in _read_queue()["active"])
     if pending and not active:
         runs.set_status(state, "cancelled")
         return "cancelled"
@@ -152,11 +152,16 @@ def list_jobs() -> list[dict[str, Any]]:
     the queue, from the app or the CLI, gets it moving again.
     """
     queue = _read_queue()
+    if any(not _alive(job) for job in queue["active"]) and not worker_alive():
+        with _locked_queue() as locked:  # nobody else will notice that these jobs ended
+            _reap(locked, {})
+        queue = _read_queue()
     active, pending = queue["active"], queue["pending"]
     if pending:
         ensure_worker()
+    # A job that just ended stays listed until the worker has recorded how it ended (within a poll interval).
     jobs = [{"run_id": j["run_id"], "status": "running", "position": 0, "pid": j["pid"], "gpu": j.get("gpu"),
-             "submitted": j.get("submitted")} for j in active if _alive(j)]
+             "submitted": j.get("submitted")} for j in active]
     jobs += [{"run_id": j["run_id"], "status": "queued", "position": n, "pid": None, "gpu": j.get("gpu"),
               "submitted": j.get("submitted")} for n, j in enumerate(pending, start=1)]
     return jobs
@@ -246,12 +251,17 @@ def _reap(queue: dict[str, Any], children: dict[int, subprocess.Popen]) -> None:
             still.append(job)
             continue
         children.pop(job["pid"], None)
+        if not runs.state_path(job["run_id"]).is_file():
+            continue  # deleted meanwhile
         state = runs.refresh(runs.read_state(job["run_id"]))
         if state.status == "queued":
             code = child.returncode if child is not None else "unknown"
             runs.set_status(state, "failed", error=f"the job process exited (code {code}) before training started; "
                                                    f"see {log_path(job['run_id'])}")
     queue["active"] = still
+    for pid, child in list(children.items()):  # a job another process reaped from the queue: collect its exit
+        if child.poll() is not None:
+            children.pop(pid)
 
 
 def run_job(run_id: str) -> None:

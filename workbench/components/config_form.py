@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -281,18 +280,3 @@ def launched_message() -> None:
     if run_id:
         st.success(f"Launched run {run_id}: it trains in the background, even if you close this page.")
         st.page_link("views/run.py", label=f"Follow {run_id}", icon=":material/monitoring:", query_params={"run": run_id})
-
-
-@st.fragment(run_every=5)
-def job_queue() -> None:
-    """Running and queued jobs, refreshed every few seconds without rerunning the page."""
-    st.subheader("Job queue")
-    st.caption(f"Up to {jobs.concurrency()} job(s) run at once; the others wait in this order.")
-    table = jobs.list_jobs()
-    if not table:
-        st.caption("No job is running or queued.")
-        return
-    frame = pd.DataFrame(table)[["run_id", "status", "position", "gpu", "submitted"]]
-    frame["submitted"] = [datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M:%S") if t else "" for t in
-                          frame["submitted"]]
-    st.dataframe(frame, hide_index=True)

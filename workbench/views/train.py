@@ -6,7 +6,8 @@ The form comes from the config dataclasses (components/config_form.py); validati
 
 import streamlit as st
 
-from components.config_form import data_source, job_queue, launch, launched_message, method_choice, train_form
+from components.config_form import data_source, launch, launched_message, method_choice, train_form
+from components.job_queue import job_queue
 from ftlab import jobs
 
 st.title("Train")
