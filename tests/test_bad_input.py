@@ -155,6 +155,16 @@ CASES = [
     C("cancel-finished-run", f"cancel {FAKE_RUN}", [FAKE_RUN, "finished", "nothing to cancel"], fake_run=True),
     C("delete-without-yes", f"delete {FAKE_RUN}", ["for good", f"ftlab delete {FAKE_RUN} --yes"], fake_run=True),
     C("delete-unknown-run", "delete nosuch --yes", ["nosuch", "ftlab runs"]),
+    # -- explanations --------------------------------------------------------------------------------------------------
+    C("explain-unknown-run", "explain NO_SUCH_RUN --text hi", ["Unknown run 'NO_SUCH_RUN'", "ftlab runs"]),
+    C("explain-blank-text", ["explain", FAKE_RUN, "--text", "  "], ["Nothing to explain", "--text"], fake_run=True),
+    C("explain-without-text", f"explain {FAKE_RUN}", ["--text", "ftlab explain --help"], fake_run=True),
+    C("explain-unknown-explainer", f"explain {FAKE_RUN} --text hi --explainer kernel",
+      ["--explainer", "'kernel'", "shap", "lime", "ig"], fake_run=True),
+    C("explain-zero-shap-evals", f"explain {FAKE_RUN} --text hi --shap-evals 0", ["--shap-evals", "positive"],
+      fake_run=True),
+    C("explain-run-without-model", f"explain {FAKE_RUN} --text hi", [FAKE_RUN, "no trained model"], fake_run=True),
+    C("explain-run-dot-dot", "explain ../evil --text hi", ["'../evil'", "no '..'"]),
 ]
 
 

@@ -124,6 +124,20 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, tuple[str, str]]]
     evaluate.add_argument("--refresh", action="store_true", help="recompute even when predictions are cached")
     evaluate.add_argument("--json", action="store_true")
 
+    explain = sub.add_parser("explain", help="explain a run's prediction on a text: SHAP, LIME, integrated gradients",
+                             description="Per-word attributions of a run's prediction, from SHAP (Partition), LIME "
+                                         "and integrated gradients; cached in the run folder.")
+    explain.add_argument("run", metavar="RUN")
+    explain.add_argument("--text", required=True, help="the text to explain")
+    explain.add_argument("--explainer", default="all", choices=["shap", "lime", "ig", "all"],
+                         help="which method (default: all three)")
+    explain.add_argument("--target", metavar="LABEL", help="the class to explain (default: the predicted one)")
+    explain.add_argument("--shap-evals", type=int, default=300, metavar="N", help="SHAP model evaluations (300)")
+    explain.add_argument("--lime-samples", type=int, default=1000, metavar="N", help="LIME perturbed samples (1000)")
+    explain.add_argument("--ig-steps", type=int, default=50, metavar="N", help="integrated-gradients steps (50)")
+    explain.add_argument("--no-cache", action="store_true", help="recompute even when the explanation is cached")
+    explain.add_argument("--json", action="store_true")
+
     for name, text in [("datasets", "list registered datasets"), ("models", "list registered models"),
                        ("methods", "list fine-tuning methods and their trainable fraction on the embedded model")]:
         sub.add_parser(name, help=text).add_argument("--json", action="store_true")
@@ -224,6 +238,14 @@ def cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     return record
 
 
+def cmd_explain(args: argparse.Namespace) -> dict[str, Any]:
+    from ftlab.explain import explain
+
+    [explanation] = explain(args.run, [args.text], args.explainer, args.target, shap_max_evals=args.shap_evals,
+                            lime_samples=args.lime_samples, ig_steps=args.ig_steps, use_cache=not args.no_cache)
+    return explanation.to_dict()
+
+
 def cmd_datasets(args: argparse.Namespace) -> list[dict[str, Any]]:
     from ftlab.data import list_datasets
 
@@ -278,49 +300,6 @@ def cmd_assets(args: argparse.Namespace) -> dict[str, Any]:
     return {name: str(path) for name, path in fetch_all().items()}
 
 
-# -- human-readable output ----------------------------------------------------------------------------------------
-
-def _print_human(command: str, result: Any) -> None:
-    if command in ("train", "evaluate"):
-        main = result["main_metric"]
-        print(f"run {result['run_id']}: {result['status']}  {main['split'] or ''} {main['name']}="
-              f"{_fmt(main['value'])}  trainable {result['param_counts']['trainable']:,} / "
-              f"{result['param_counts']['total']:,} params  {_fmt(result['wall_seconds'])} s")
-        if result.get("error"):
-            print(f"  error: {result['error']}")
-        if result.get("classification_report"):
-            print(result["classification_report"])
-    elif command == "runs":
-        if not result:
-            print("no runs yet: start one with `ftlab train`")
-        for r in result:
-            print(f"{r['run_id']:<45} {r['status']:<10} {r['method'] or '':<8} {r['dataset'] or '':<16} "
-                  f"{r['main_metric']['name']}={_fmt(r['main_metric']['value'])}")
-    elif command == "jobs":
-        state = "alive" if result["worker_alive"] else "idle (starts with the next job)"
-        print(f"concurrency {result['concurrency']}, worker {state}")
-        for job in result["jobs"] or []:
-            where = f"pid {job['pid']}" if job["status"] == "running" else f"#{job['position']} in line"
-            print(f"  {job['run_id']:<45} {job['status']:<8} {where}")
-        if not result["jobs"]:
-            print("  no jobs: submit one with `ftlab train --queue ...` or from the workbench's Train page")
-    elif command in ("cancel", "delete"):
-        print(f"run {result['run_id']}: {result['status']}")
-    elif command == "predict":
-        for item in result.get("predictions", [result]):
-            probs = ", ".join(f"{k} {v:.3f}" for k, v in item["probabilities"].items())
-            print(f"{item['label']}  ({probs})")
-    elif isinstance(result, list):
-        for item in result:
-            print("  ".join(f"{v}" for v in item.values()))
-    else:
-        print(json.dumps(result, indent=2))
-
-
-def _fmt(value: Any) -> str:
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser, owners = build_parser()
     args = parser.parse_args(argv)
@@ -340,7 +319,9 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "json", False):
         print(json.dumps(result, default=str))
     else:
-        _print_human(args.command, result)
+        from ftlab.cli_output import print_human
+
+        print_human(args.command, result)
     return 0
 
 
