@@ -15,5 +15,8 @@ pages = {
         st.Page("views/run.py", title="Run detail", icon=":material/monitoring:", url_path="run"),
         st.Page("views/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
     ],
+    "Inspect": [
+        st.Page("views/explain.py", title="Explain", icon=":material/psychology:", url_path="explain"),
+    ],
 }
 st.navigation(pages).run()
