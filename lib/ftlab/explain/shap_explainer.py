@@ -21,7 +21,8 @@ class ShapResult:
     attributions: np.ndarray
     """Per word, for the target class."""
     base_value: float
-    """The target's probability with every token masked; attributions.sum() + base_value == f(text)[target]."""
+    """The target's probability with every word masked (special tokens kept, their share folded in);
+    attributions.sum() + base_value == f(text)[target]."""
 
 
 def token_spans(tokenizer, text: str) -> list[tuple[int, int]]:
@@ -43,4 +44,8 @@ def explain_shap(fn: ClassifierFn, words: Words, target: int, *, max_evals: int 
     token_values = np.asarray(values.values[0])[:, target]
     if len(spans) != len(token_values):  # the masker saw other tokens than we did: refuse to misattribute
         raise RuntimeError(f"SHAP returned {len(token_values)} pieces for {len(spans)} tokens of {words.text!r}")
-    return ShapResult(to_words(words, spans, token_values), float(np.asarray(values.base_values[0])[target]))
+    # [CLS]/[SEP] belong to no word and the masker never removes them: their small share is part of the baseline,
+    # so that word values + base_value still add up to f(text) exactly.
+    special = np.array([end <= start for start, end in spans])
+    base_value = float(np.asarray(values.base_values[0])[target]) + float(token_values[special].sum())
+    return ShapResult(to_words(words, spans, token_values), base_value)
