@@ -54,3 +54,15 @@ def fresh_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("FTLAB_HOME", str(home))
     monkeypatch.chdir(cwd)
     return home
+
+
+def open_page(view: str, timeout: float = 300, **query: str):
+    """The app through its router, switched to `workbench/views/<view>.py` with `query`, after a first run."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(CHECKOUT / "workbench" / "app.py"), default_timeout=timeout)
+    at.switch_page(f"views/{view}.py")
+    at.query_params.update(query)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at

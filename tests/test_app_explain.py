@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from conftest import CHECKOUT
+from conftest import open_page
 from streamlit.testing.v1 import AppTest
 
 import ftlab
 
-APP = str(CHECKOUT / "workbench" / "app.py")
-
-
 def explain_page(**query: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=300)
-    at.switch_page("views/explain.py")
-    at.query_params.update(query)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page("explain", **query)
 
 
 def small_settings(at: AppTest) -> None:

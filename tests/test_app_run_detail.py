@@ -9,23 +9,15 @@ import time
 from pathlib import Path
 
 import fixtures
-from conftest import CHECKOUT
+from conftest import open_page
 from streamlit.testing.v1 import AppTest
 
 import ftlab
 from ftlab import jobs, runs, tracking
 from ftlab.train import prepare
 
-APP = str(CHECKOUT / "workbench" / "app.py")
-
-
 def detail_page(**query: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.switch_page("views/run.py")
-    at.query_params.update(query)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page("run", **query)
 
 
 def metric(at: AppTest, label: str) -> str:
