@@ -17,7 +17,6 @@ from typing import Any, Literal
 import pandas as pd
 
 from ftlab import runs, tracking
-from ftlab.config import TrainConfig
 from ftlab.errors import UserError
 from ftlab.records import summary
 
@@ -68,13 +67,13 @@ def overlay_curves(run_ids: Sequence[str], metric: str = "loss", x: XAxis = "ste
         raise UserError(f"x must be 'step' or 'wall', got {x!r}; use x='step' to compare by optimizer step.")
     rows: list[tuple[str, float, float]] = []
     for run_id in _unique(run_ids):
-        mlflow_run_id = _mlflow_run_id(run_id)
-        history = tracking.metric_history(mlflow_run_id, metric)
+        histories = tracking.metric_histories(_mlflow_run_id(run_id), [metric, _FIRST_LOGGED])
+        history = histories[metric]
         if not history:
             continue
         start = 0
         if x == "wall":  # counting from the metric's own first point would put every first evaluation at 0 s
-            start = min(stamp for _, _, stamp in (*history, *tracking.metric_history(mlflow_run_id, _FIRST_LOGGED)))
+            start = min(stamp for _, _, stamp in (*history, *histories[_FIRST_LOGGED]))
         points = [(float(step) if x == "step" else (stamp - start) / 1000, value) for step, value, stamp in history]
         rows += [(run_id, px, value) for px, value in sorted(points)]
     return pd.DataFrame(rows, columns=["run_id", "x", "value"])
@@ -82,8 +81,7 @@ def overlay_curves(run_ids: Sequence[str], metric: str = "loss", x: XAxis = "ste
 
 def _config_values(run_id: str) -> dict[str, Any]:
     used = tracking.client().get_run(_mlflow_run_id(run_id)).data.params.get("learning_rate_used")
-    # evaluate.read_config's one line, without importing torch with it: this module serves the app's light pages.
-    config = TrainConfig.from_yaml((runs.run_dir(run_id) / "config.yaml").read_text()).to_dict()
+    config = runs.read_config(run_id).to_dict()
     config.pop("name")  # the run id already heads the column
     options = config.pop("method_options")
     values: dict[str, Any] = {}

@@ -18,12 +18,8 @@ from torch.utils.data import DataLoader
 from ftlab.config import TrainConfig
 from ftlab.data import SPLITS
 from ftlab.errors import UserError
-from ftlab.runs import read_state, refresh, run_dir
+from ftlab.runs import read_config, read_state, refresh, run_dir
 from ftlab.tasks import Task, get_task
-
-
-def read_config(run_id: str) -> TrainConfig:
-    return TrainConfig.from_yaml((run_dir(run_id) / "config.yaml").read_text())
 
 
 def read_split(run_id: str, split: str) -> pd.DataFrame:

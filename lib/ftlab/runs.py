@@ -14,13 +14,16 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
 
 from ftlab import tracking
 from ftlab.errors import UserError
 from ftlab.home import runs_dir, safe_child
+
+if TYPE_CHECKING:
+    from ftlab.config import TrainConfig
 
 CANCEL_FILE = "CANCEL"
 """Touched in a run folder to ask its training process to stop at the end of the step, with a checkpoint."""
@@ -123,6 +126,13 @@ def refresh(state: RunState) -> RunState:
         set_status(state, "failed", error="the training process died (killed or crashed); "
                                           f"continue it with `ftlab train --resume {state.run_id}`")
     return state
+
+
+def read_config(run_id: str) -> TrainConfig:
+    """The run's saved TrainConfig (light: no torch import, so the app's pages can call it)."""
+    from ftlab.config import TrainConfig
+
+    return TrainConfig.from_yaml((run_dir(run_id) / "config.yaml").read_text())
 
 
 def last_checkpoint(run_id: str) -> Path | None:

@@ -25,7 +25,7 @@ from ftlab.callbacks import CANCEL_FILE, CancelCallback, Heartbeat, StepTimer, T
 from ftlab.config import TrainConfig
 from ftlab.data import SPLITS, get_dataset, list_datasets, load_table, split_frame, subsample
 from ftlab.errors import UserError
-from ftlab.evaluate import read_config, read_split, save_predictions, score_frame
+from ftlab.evaluate import read_split, save_predictions, score_frame
 from ftlab.methods import check_supports, count_parameters, get_method
 from ftlab.models import check_model, load_tokenizer
 from ftlab.plugins import Plugins
@@ -130,7 +130,7 @@ def resume(run_id: str, *, plugins: Plugins | None = None, progress: bool = True
         raise UserError(f"Run '{run_id}' already finished; start a new run to train further.")
     if not keep_cancel:  # a stop asked of an earlier attempt must not stop this one (a queued job keeps its own)
         (runs.run_dir(run_id) / CANCEL_FILE).unlink(missing_ok=True)
-    resolved = plan(read_config(run_id))
+    resolved = plan(runs.read_config(run_id))
     splits = {split: read_split(run_id, split) for split in SPLITS}
     checkpoint = runs.last_checkpoint(run_id)
     if checkpoint is not None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from ftlab.data import load_table
-from ftlab.data.files import SUFFIXES, _check_path, _read
+from ftlab.data.files import SUFFIXES, check_path, read_raw
 from ftlab.errors import UserError
 from ftlab.home import check_name, home, safe_child
 
@@ -79,8 +79,8 @@ def table_columns(path: str | Path) -> tuple[list[str], pd.DataFrame]:
 
     Raises `UserError` when the file is not a readable table (wrong format, broken CSV or JSON, not UTF-8, empty).
     """
-    path = _check_path(Path(path))
-    raw = _read(path, "", "")
+    path = check_path(Path(path))
+    raw = read_raw(path, "", "")
     if raw.shape[1] == 0 or len(raw) == 0:
         raise UserError(f"{path.name} has no rows. Upload a table with a header line and at least a few labelled "
                         "examples, one per row.")

@@ -4,7 +4,7 @@ import streamlit as st
 
 import ftlab
 from ftlab.errors import UserError
-from ftlab.evaluate import read_config
+from ftlab.runs import read_config
 
 from components.live import job_controls, live_panel
 

@@ -30,15 +30,15 @@ def load_table(path: str | Path, text_col: str = "text", label_col: str = "label
     column whose name is taken (`text`, `label`, `example_id`) gets an `_original` suffix. Raises `UserError`
     for anything a user must fix: missing or unreadable file, wrong columns, empty, missing or blank values.
     """
-    path = _check_path(Path(path).expanduser())
-    raw = _read(path, text_col, label_col)
+    path = check_path(Path(path).expanduser())
+    raw = read_raw(path, text_col, label_col)
     _check_columns(raw, path, text_col, label_col)
     frame = _standardise(raw, text_col, label_col)
     _check_values(frame, path, text_col, label_col)
     return frame.astype({"text": str, "label": str})
 
 
-def _check_path(path: Path) -> Path:
+def check_path(path: Path) -> Path:
     if path.is_dir():
         raise UserError(f"{path} is a folder, not a file. Pass the data file inside it, e.g. {path / 'train.csv'}.")
     if not path.exists():
@@ -51,7 +51,7 @@ def _check_path(path: Path) -> Path:
     return path
 
 
-def _read(path: Path, text_col: str, label_col: str) -> pd.DataFrame:
+def read_raw(path: Path, text_col: str, label_col: str) -> pd.DataFrame:
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         return _read_parquet(path)
