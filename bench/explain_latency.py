@@ -104,8 +104,9 @@ def main() -> None:
 
     rows, warmups = [], {}
     for method in ("shap", "lime", "ig"):
-        warmups[method] = seconds(lambda: explain(fn, texts[0], (method,), trust=False, **kwargs))
-        ours = [seconds(lambda t=t: explain(fn, t, (method,), trust=False, **kwargs)) for t in texts]
+        warmups[method] = seconds(lambda: explain(fn, texts[0], (method,), trust=False, use_cache=False, **kwargs))
+        ours = [seconds(lambda t=t: explain(fn, t, (method,), trust=False, use_cache=False, **kwargs))
+                for t in texts]
         plain = [seconds(lambda t=t, c=c: out_of_the_box(method, fn, t, c, settings)) for t, c in zip(texts, targets)]
         rows.append((method, statistics.median(ours), statistics.median(plain)))
         print(rows[-1], flush=True)

@@ -131,3 +131,40 @@ def test_jobs_outlive_a_killed_server_and_show_full_curves_after_restart(page: P
         page.goto(f"{server.url}/run?run={run_id}")
         expect(page.get_by_text("loss: 40 points, steps 1–40")).to_be_visible()
         expect(page.get_by_text("finished", exact=True).first).to_be_visible()
+
+
+def test_explain_page_shows_progress_cancels_and_keeps_what_finished(
+        page: Page, trained_run: dict, ftlab_home: Path, tmp_path: Path) -> None:
+    """A long LIME run is cancelled mid-way from the page; SHAP, finished before it, is then read from the cache."""
+    text = "A dull and lifeless film that drags on and on, with flat jokes, wooden acting and a plot nobody could " \
+           "care about, browser edition."
+    server = WorkbenchServer(ftlab_home, tmp_path / "streamlit.log").start()
+    try:
+        page.goto(f"{server.url}/explain?run={trained_run['run_id']}")
+        page.get_by_label("Text", exact=True).fill(text)
+        page.get_by_text("Settings").click()
+        samples = page.get_by_label("LIME samples", exact=True)
+        samples.fill("10000")
+        samples.press("Enter")
+        expect(samples).to_have_value("10000")
+        page.get_by_role("button", name="Explain", exact=True).click()
+        expect(page.get_by_text(re.compile(r"^lime: A dull"))).to_be_visible()  # SHAP is done, LIME under way
+        page.get_by_role("button", name="Cancel").click()
+        expect(page.get_by_text("Explanation cancelled")).to_be_visible(timeout=15_000)
+        expect(page.get_by_text(re.compile("^Predicted:"))).to_have_count(0)
+
+        samples.fill("200")
+        samples.press("Enter")
+        expect(samples).to_have_value("200")
+        started = time.time()
+        page.get_by_role("button", name="Explain", exact=True).click()
+        expect(page.get_by_text(re.compile("^Predicted:"))).to_be_visible()
+        expect(page.get_by_text("Integrated gradients", exact=True)).to_be_visible()
+        expect(page.get_by_text("Explanation cancelled")).to_have_count(0)
+        print(f"explained after the cancel in {time.time() - started:.1f} s")
+    finally:
+        server.stop()
+    from ftlab.explain import explain
+
+    [e] = explain(trained_run["run_id"], text, ("shap", "lime"), trust=False, lime_samples=200)
+    assert e.cached == {"shap": True, "lime": True}  # SHAP from before the cancel, LIME from the second click

@@ -73,6 +73,35 @@ def test_lora_and_full_runs_both_explain(full_run: str, lora_run: str) -> None:
         assert set(e.trust["agreement"]) == {"shap~lime", "shap~ig", "lime~ig"}
 
 
+def test_integrated_gradients_equal_captums_layer_ig_on_the_embedding_layer(full_run: str, lora_run: str) -> None:
+    """ftlab integrates over `inputs_embeds` to skip LIG's two extra forward passes; the numbers must not change."""
+    import torch
+    from captum.attr import LayerIntegratedGradients
+
+    from ftlab.explain.ig import explain_ig
+    from ftlab.explain.words import to_words
+
+    for run_id in (full_run, lora_run):
+        fn = ClassifierFn.from_run(run_id)
+        words, target = split_words(NEGATIVE), 1
+        ours = explain_ig(fn, words, target, n_steps=20)
+        encoded = fn.tokenizer(NEGATIVE, return_offsets_mapping=True, return_special_tokens_mask=True,
+                               return_tensors="pt")
+        ids, mask = encoded["input_ids"], encoded["attention_mask"]
+        baseline = torch.where(encoded["special_tokens_mask"].bool(), ids, torch.full_like(ids, fn.tokenizer.pad_token_id))
+
+        def forward(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            return torch.softmax(fn.model(input_ids=input_ids, attention_mask=attention_mask).logits, -1)
+
+        reference, delta = LayerIntegratedGradients(forward, fn.model.get_input_embeddings()).attribute(
+            ids, baselines=baseline, target=target, additional_forward_args=(mask,), n_steps=20,
+            return_convergence_delta=True)
+        spans = [tuple(span) for span in encoded["offset_mapping"][0].tolist()]
+        expected = to_words(words, spans, reference.sum(-1)[0].detach().numpy())
+        np.testing.assert_allclose(ours.attributions, expected, atol=1e-6)
+        assert ours.delta == pytest.approx(abs(float(delta)), abs=1e-5)
+
+
 def test_same_settings_hit_the_cache_and_a_changed_one_misses(full_run: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from ftlab.runs import run_dir
 
@@ -97,10 +126,42 @@ def test_same_settings_hit_the_cache_and_a_changed_one_misses(full_run: str, mon
     assert len(list((run_dir(full_run) / "explanations").glob("*.json"))) >= 4
 
 
-def test_a_loaded_classifier_explains_without_a_run_id(full_run: str) -> None:
-    fn = ClassifierFn.from_run(full_run)
-    [e] = explain(fn, ["Dull."], "ig", ig_steps=10)
+def test_a_loaded_classifier_explains_with_or_without_a_run(full_run: str) -> None:
+    loaded = ClassifierFn.from_run(full_run)
+    [first] = explain(loaded, ["Dull."], "ig", ig_steps=10)
+    [again] = explain(loaded, ["Dull."], "ig", ig_steps=10)
+    assert first.run_id == full_run and (first.cached, again.cached) == ({"ig": False}, {"ig": True})
+    bare = ClassifierFn(loaded.model, loaded.tokenizer, loaded.labels, loaded.max_length)  # e.g. a notebook's model
+    [e] = explain(bare, ["Dull."], "ig", ig_steps=10)
     assert e.run_id is None and e.words == ["Dull", "."] and e.cached == {"ig": False}
+    assert e.attributions == first.attributions
+
+
+def test_progress_reaches_one_and_raising_from_it_stops_the_explanation(full_run: str) -> None:
+    loaded, seen = ClassifierFn.from_run(full_run), []
+    explain(loaded, ["Dull.", "A fine film."], ("shap", "lime"), use_cache=False, trust=False,
+            progress=lambda done, what: seen.append((done, what)), **SMALL)
+    fractions = [done for done, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(seen) > 8
+    assert {what.split(":")[0] for _, what in seen} >= {"shap", "lime", "shap done", "lime done"}
+
+    class Stop(Exception):
+        pass
+
+    def stop_in_lime(done: float, what: str) -> None:
+        if what.startswith("lime:") and done > 0.1:
+            raise Stop
+
+    # 24 words: LIME's 5,000 perturbations are nearly all distinct, so deduplication alone cannot shrink them
+    long_text = "A dull and lifeless film that drags on and on, with flat jokes, wooden acting and a plot nobody " \
+                "could care about."
+    calls_before = loaded.calls
+    with pytest.raises(Stop):
+        explain(loaded, [long_text], ("shap", "lime"), trust=False, progress=stop_in_lime, **SMALL | {"lime_samples": 5000})
+    assert loaded.calls - calls_before < 1000  # LIME stopped within a batch, not after its 5,000 samples
+    assert loaded.on_batch is None
+    [e] = explain(loaded, [long_text], ("shap",), trust=False, **SMALL)
+    assert e.cached == {"shap": True}  # the method finished before the stop was kept
 
 
 def test_a_text_longer_than_the_model_reads_is_truncated_with_a_warning(

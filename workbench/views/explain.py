@@ -7,6 +7,7 @@ from ftlab.errors import UserError
 from ftlab.explain import EXPLAINERS, ClassifierFn, explain
 from ftlab.explain.global_view import explainer, global_view
 
+from components import cancellable
 from components.attribution_view import side_by_side, trust_tables
 from components.example_picker import pick_example
 
@@ -37,23 +38,21 @@ with st.expander("Settings"):
     lime_samples = middle.number_input("LIME samples", 50, 10000, 1000, 100)
     ig_steps = right.number_input("IG steps", 2, 500, 50, 10)
 
+settings = {"shap_max_evals": int(shap_evals), "lime_samples": int(lime_samples), "ig_steps": int(ig_steps)}
+chosen_target = None if target == "predicted class" else target
 if st.button("Explain", type="primary", disabled=not methods):
-    done, results = st.progress(0.0, text="Explaining…"), {}
-    try:  # one method at a time, so the bar moves; Streamlit's Stop button cancels between and within them
-        for n, method in enumerate(methods):
-            done.progress(n / len(methods), text=f"{method}…")
-            [results[method]] = explain(run_id, text, (method,), None if target == "predicted class" else target,
-                                        shap_max_evals=int(shap_evals), lime_samples=int(lime_samples),
-                                        ig_steps=int(ig_steps), trust=False)
-        [st.session_state["explanation"]] = explain(run_id, text, tuple(methods),
-                                                    None if target == "predicted class" else target,
-                                                    shap_max_evals=int(shap_evals), lime_samples=int(lime_samples),
-                                                    ig_steps=int(ig_steps))  # every method cached: only trust runs
-        done.empty()
+    bar = cancellable.start("explanation", "Explaining…")
+    try:
+        [st.session_state["explanation"]] = explain(
+            fn, text, tuple(methods), chosen_target, **settings,
+            progress=lambda done, what: bar.progress(done, text=f"{what}…"))
+        bar.empty()
+        st.rerun()  # drop the Cancel button
     except UserError as exc:
-        done.empty()
+        bar.empty()
         st.error(str(exc))
-
+cancellable.notice("explanation", "Explanation cancelled. Methods that had finished are cached: Explain again "
+                                  "picks up from there.")
 shown = st.session_state.get("explanation")
 if shown is not None and shown.run_id == run_id:
     probabilities = ", ".join(f"{label} {p:.3f}" for label, p in shown.prediction["probabilities"].items())
@@ -69,9 +68,14 @@ st.divider()
 st.subheader("Global view")
 count = st.number_input("Test texts to explain (integrated gradients, 4 steps)", 20, 2000, 200, 20)
 if st.button("Compute the global view"):
-    bar = st.progress(0.0, text="Explaining test texts…")
-    view = global_view(run_id, explainer(run_id, "ig", ig_steps=4), n=int(count),
-                       progress=lambda done, total: bar.progress(done / total, text=f"{done} / {total} texts"))
-    bar.empty()
+    bar = cancellable.start("global view", "Explaining test texts…")
+    st.session_state["global_view"] = global_view(
+        run_id, explainer(fn, "ig", ig_steps=4), n=int(count), batch_size=10,
+        progress=lambda done, total: bar.progress(done / total, text=f"{done} / {total} texts"))
+    st.rerun()
+cancellable.notice("global view", "Global view cancelled. Texts explained so far are cached: computing it again "
+                                  "picks up from there.")
+view = st.session_state.get("global_view")
+if view is not None and view.run_id == run_id:
     st.caption(f"{view.coverage} test texts: {view.texts_per_class}")
     st.plotly_chart(view.figure())

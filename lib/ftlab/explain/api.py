@@ -11,9 +11,10 @@ import hashlib
 import json
 import numbers
 import os
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -22,6 +23,10 @@ from ftlab.explain.model_fn import ClassifierFn
 from ftlab.explain.words import Words, split_words
 
 EXPLAINERS = ("shap", "lime", "ig")
+
+Progress = Callable[[float, str], None]
+"""Called with (fraction done, from 0 to 1; what runs now) after every batch of model calls. Raising from it stops
+the explanation; methods finished before that are cached."""
 
 
 @dataclass(frozen=True)
@@ -87,13 +92,14 @@ class Explanation:
 
 def explain(source: str | ClassifierFn, texts: str | list[str], explainers: str | tuple[str, ...] = EXPLAINERS,
             target: str | int | None = None, *, shap_max_evals: int = 300, lime_samples: int = 1000,
-            ig_steps: int = 50, seed: int = 0, use_cache: bool = True, trust: bool = True) -> list[Explanation]:
+            ig_steps: int = 50, seed: int = 0, use_cache: bool = True, trust: bool = True,
+            progress: Progress | None = None) -> list[Explanation]:
     """Explain a run's predictions on `texts` with SHAP, LIME and/or integrated gradients, per word.
 
-    `source` is a run id or a loaded `ClassifierFn` (no disk cache then); `explainers` a subset of
+    `source` is a run id or a loaded `ClassifierFn` (cached in its run's folder when it has a run id); `explainers` a subset of
     ("shap", "lime", "ig") or "all"; `target` a class name or index (default: each text's predicted class).
     `trust` adds agreement, faithfulness and additivity scores (`ftlab.explain.trust`), never cached: they cost one
-    small batch of model calls.
+    small batch of model calls. `progress` is told how far the work is (see `Progress`).
 
     >>> [e] = explain("lora-rt-demo", ["A warm, funny film."], "shap")  # doctest: +SKIP
     >>> e.top("shap")  # doctest: +SKIP
@@ -104,10 +110,11 @@ def explain(source: str | ClassifierFn, texts: str | list[str], explainers: str 
     texts = [texts] if isinstance(texts, str) else list(texts)
     if not texts or any(not isinstance(t, str) or not t.strip() for t in texts):
         raise UserError("Nothing to explain: give a non-empty text, e.g. --text 'A warm, funny film.'")
-    run_id = source if isinstance(source, str) else None
     fn = ClassifierFn.from_run(source) if isinstance(source, str) else source
+    run_id = fn.run_id
     cache = _cache_dir(run_id) if run_id and use_cache else None
-    results = [_explain_one(fn, run_id, text, methods, target, settings, cache) for text in texts]
+    report = _Reporter(progress, len(texts) * len(methods))
+    results = [_explain_one(fn, run_id, text, methods, target, settings, cache, report) for text in texts]
     if trust:
         from ftlab.explain.trust import trust_scores
 
@@ -129,7 +136,8 @@ def _methods(explainers: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
 
 
 def _explain_one(fn: ClassifierFn, run_id: str | None, text: str, methods: tuple[str, ...],
-                 target: str | int | None, settings: ExplainSettings, cache: Path | None) -> Explanation:
+                 target: str | int | None, settings: ExplainSettings, cache: Path | None,
+                 report: _Reporter) -> Explanation:
     truncated = fn.check_text(text)
     words = split_words(text)
     probabilities = fn([text])[0]
@@ -147,11 +155,13 @@ def _explain_one(fn: ClassifierFn, run_id: str | None, text: str, methods: tuple
         stored = _read(path, key)
         result.cached[method] = stored is not None
         if stored is None:
-            stored = _run_method(fn, readable, index, method, settings)
+            with report.method(fn, f"{method}: {text[:40]}", _expected_calls(method, settings)):
+                stored = _run_method(fn, readable, index, method, settings)
             # Words past the cut get 0; the cut can split the last word in two ("isn'" + "t"), hence the slice.
             stored["attributions"] = (stored["attributions"] + [0.0] * len(words))[:len(words)]
             if path is not None:
                 _write(path, {"key": key, **stored})
+        report.unit_done(f"{method} done")
         result.attributions[method] = stored["attributions"]
         result.settings[method] = settings.of(method)
         if method == "shap":
@@ -177,6 +187,41 @@ def _run_method(fn: ClassifierFn, words: Words, target: int, method: str,
 
     ig = explain_ig(fn, words, target, n_steps=settings.ig_steps)
     return {"attributions": ig.attributions.tolist(), "delta": ig.delta}
+
+
+class _Reporter:
+    """Turns ClassifierFn's per-batch calls into `progress(fraction, what)` over every (text, method) unit."""
+
+    def __init__(self, progress: Progress | None, units: int) -> None:
+        self.progress, self.units, self.done = progress, max(units, 1), 0
+
+    @contextmanager
+    def method(self, fn: ClassifierFn, what: str, expected_calls: int) -> Iterator[None]:
+        if self.progress is None:
+            yield
+            return
+        start, previous = fn.calls, fn.on_batch
+
+        def on_batch() -> None:
+            within = min((fn.calls - start) / expected_calls, 0.99)
+            self.progress((self.done + within) / self.units, what)
+
+        fn.on_batch = on_batch
+        try:
+            self.progress(self.done / self.units, what)
+            yield
+        finally:
+            fn.on_batch = previous
+
+    def unit_done(self, what: str) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done / self.units, what)
+
+
+def _expected_calls(method: str, settings: ExplainSettings) -> int:
+    """Roughly how many texts a method scores; IG calls the model directly, as one batch."""
+    return {"shap": settings.shap_max_evals, "lime": settings.lime_samples, "ig": 1}[method]
 
 
 def _readable_part(fn: ClassifierFn, words: Words) -> Words:

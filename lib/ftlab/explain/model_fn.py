@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -27,6 +27,11 @@ class ClassifierFn:
     batch_size: int = 64
     calls: int = 0
     """Texts scored so far (after deduplication), for benchmarks and progress."""
+    run_id: str | None = None
+    """The run the model was loaded from: explanations of it are cached in the run folder."""
+    on_batch: Callable[[], None] | None = None
+    """Called after every batch: explainers call the model thousands of times, so this is where progress is
+    reported, and where raising stops a long explanation."""
 
     @classmethod
     def from_run(cls, run_id: str) -> ClassifierFn:
@@ -35,7 +40,7 @@ class ClassifierFn:
         model, tokenizer, config, labels, task = load_trained(run_id)
         if task.name != "classification":
             raise UserError(f"Run '{run_id}' is a {task.name} run; explanations cover classification runs for now.")
-        return cls(model, tokenizer, list(labels), config.max_length)
+        return cls(model, tokenizer, list(labels), config.max_length, run_id=run_id)
 
     def __call__(self, texts: list[str] | np.ndarray) -> np.ndarray:
         """Probabilities, shape (len(texts), len(labels))."""
@@ -51,7 +56,9 @@ class ClassifierFn:
                                          return_tensors="pt").to(device)
                 logits = self.model(**encoded).logits.float()
                 probabilities[order[start:start + self.batch_size]] = torch.softmax(logits, -1).cpu().numpy()
-        self.calls += len(unique)
+                self.calls += len(batch)
+                if self.on_batch is not None:
+                    self.on_batch()
         row = {text: i for i, text in enumerate(unique)}
         return probabilities[[row[t] for t in texts]]
 
