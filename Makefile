@@ -24,6 +24,8 @@ test: setup
 bench: setup
 	$(PY) bench/train_throughput.py
 	$(PY) bench/app_latency.py
+	$(PY) bench/slices_speed.py
+	$(PY) bench/fairness_mitigation.py
 
 clean:
 	rm -rf $(VENV)

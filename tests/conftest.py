@@ -45,6 +45,20 @@ def trained_run(ftlab_home: Path) -> dict:
     ), progress=False)
 
 
+@pytest.fixture(scope="session")
+def adult_runs(ftlab_home: Path) -> dict[str, str]:
+    """Two small real fine-tunes on adult_text with the same budget, plain and with the demographic-parity penalty
+    on `sex`; each scores an 800-row test sample at the end. Shared by the fairness, CLI and app tests."""
+    import ftlab
+
+    budget = {"dataset": "adult_text", "method": "lora", "train_size": 256, "eval_size": 64, "test_size": 800,
+              "max_steps": 8, "eval_steps": 8, "save_steps": 8, "log_steps": 4}
+    plain = ftlab.train(ftlab.TrainConfig(**budget, name="adult-plain"), progress=False)
+    mitigated = ftlab.train(ftlab.TrainConfig(**budget, sensitive_col="sex", mitigation="dp-penalty",
+                                              penalty_weight=50.0, name="adult-dp"), progress=False)
+    return {"plain": plain["run_id"], "dp": mitigated["run_id"]}
+
+
 @pytest.fixture()
 def fresh_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A home of its own for tests that count runs or break things; cwd is an empty folder beside it."""

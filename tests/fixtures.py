@@ -108,3 +108,130 @@ TINY_JOB = dict(dataset="rotten_tomatoes", method="lora", train_size=32, eval_si
                 eval_steps=2, save_steps=2, log_steps=1)
 TINY_JOB_FLAGS = ["--dataset", "rotten_tomatoes", "--method", "lora", "--train-size", "32", "--eval-size", "16",
                   "--batch-size", "8", "--max-steps", "4", "--eval-steps", "2", "--save-steps", "2", "--log-steps", "1"]
+
+# --- ftlab.slices.discovery and ftlab.analysis: synthetic predictions tables (tests/test_discovery.py) -----------
+
+SLICE_VOCAB = ("the", "a", "and", "of", "film", "story", "actor", "plot", "scene", "music", "ending", "movie", "great",
+               "dull", "funny", "slow", "warm", "cold", "long", "short", "bright", "dark", "quiet", "loud")
+"""Words the synthetic texts are drawn from (stop words included); none of them changes the error rate."""
+SLICE_ROWS = 2000
+BASE_ERROR = 0.10
+"""Error rate everywhere outside a planted slice."""
+PLANTED_WORD = "zebra"
+PLANTED_WORD_SHARE = 0.15
+"""Share of texts that contain the planted word."""
+PLANTED_WORD_ERROR = 0.70
+COLOURS = ("red", "green", "blue", "yellow")
+SIZES = ("small", "medium", "large")
+PLANTED_PAIR = ("red", "small")
+"""colour = red & size = small: bad together, each alone only mildly worse (its other rows are at BASE_ERROR)."""
+PLANTED_PAIR_ERROR = 0.55
+BLOBS, PLANTED_BLOB, PLANTED_BLOB_ERROR = 10, 3, 0.60
+"""Synthetic embeddings: 10 Gaussian blobs; the examples of blob 3 are wrong 60% of the time."""
+
+# --- ftlab.slices: a fixed predictions table to check slice metrics by hand (tests/test_slices.py) --------------
+
+# 16 people, 8 Female (rows 1-8) and 8 Male; gold and predicted income. By hand: Female accuracy 6/8, selection
+# rate 3/8, FPR 1/5, FNR 1/3; Male accuracy 4/8, selection rate 5/8, FPR 2/3, FNR 2/5; overall accuracy 10/16.
+# race: 10 White, 6 Black; age: 16 distinct values, quartiles 17-25, 28-38, 41-52, 58-90.
+SLICE_TABLE_CSV = """text,gold,predicted,confidence,sex,race,age
+She works as a nurse.,>50K,>50K,0.55,Female,White,45
+Her husband is an engineer.,>50K,<=50K,0.62,Female,White,22
+A Muslim teacher from Ohio.,<=50K,<=50K,0.71,Female,Black,63
+The shepherd sold the theme park.,<=50K,<=50K,0.99,Female,White,17
+HE SAID NOTHING.,<=50K,>50K,0.58,Female,Black,38
+An American mother of two.,<=50K,<=50K,0.83,Female,White,90
+Works long hours.,<=50K,<=50K,0.91,Female,White,28
+Her wife runs a bakery.,>50K,>50K,1.0,Female,Black,52
+His father was a farmer.,>50K,>50K,0.66,Male,White,19
+A man of few words.,>50K,>50K,0.77,Male,Black,70
+Plays chess on weekends.,>50K,<=50K,0.52,Male,White,34
+He and his brother.,>50K,<=50K,0.95,Male,White,41
+A French chef.,<=50K,>50K,0.6,Male,Black,25
+Christian rock fan.,<=50K,<=50K,0.88,Male,White,58
+Reads the newspaper.,<=50K,>50K,0.74,Male,White,49
+The boys' coach.,>50K,>50K,0.9,Male,Black,31
+"""
+SLICE_TABLE_KEYWORDS = [
+    "female_terms", "female_terms + male_terms", "religion_terms", "(no keyword)", "male_terms",
+    "female_terms + nationality_terms", "(no keyword)", "female_terms", "male_terms", "male_terms", "(no keyword)",
+    "male_terms", "nationality_terms", "religion_terms", "(no keyword)", "male_terms",
+]
+"""Each row's keyword slice with the shipped configs/slices/keyword_groups.yaml ("shepherd" is not "she")."""
+SLICE_TABLE_CONFIDENCE = {"[0.5, 0.6)": 3, "[0.6, 0.7)": 3, "[0.7, 0.8)": 3, "[0.8, 0.9)": 2, "[0.9, 1.0]": 5}
+
+KEYWORDS_EMPTY_GROUP_YAML = "female_terms: [she, her]\nmale_terms: []\n"
+
+# A labelled file for scoring with the session's rotten_tomatoes run; its `confidence` column is the writer's own.
+RT_SCORED_CSV = """text,label,source,confidence
+a warm and funny film that moved me,fresh,blog,high
+one of the best performances of the year,fresh,paper,low
+dull and long and completely forgettable,rotten,blog,high
+a tedious mess with no laughs at all,rotten,paper,low
+sharp writing and a great cast,fresh,blog,low
+"""
+RT_UNKNOWN_LABELS_CSV = "text,label\na warm film,pos\na dull film,neg\n"
+
+# --- ftlab.mitigation (tests/test_mitigation.py) ---------------------------------------------------------------
+
+# Ten people: f has 1 of 4 "high", m has 3 of 6. P(f)=.4, P(m)=.6, P(high)=.4, P(low)=.6.
+KC_ROWS = [("f", "high"), ("f", "low"), ("f", "low"), ("f", "low"),
+           ("m", "high"), ("m", "high"), ("m", "high"), ("m", "low"), ("m", "low"), ("m", "low")]
+KC_WEIGHTS = {("f", "high"): 1.6, ("f", "low"): 0.8, ("m", "high"): 0.8, ("m", "low"): 1.2}
+"""Kamiran-Calders weights P(g)P(y)/P(g,y) of KC_ROWS, worked by hand: f-high .4*.4/.1, f-low .4*.6/.3, ..."""
+
+ADULT_BATCH_ROWS = list(range(16))
+"""The first 16 adult_text rows: 11 men and 5 women, 7 >50K (one of them a woman): both groups in both labels."""
+ADULT_MEN_ROWS = [0, 1, 2, 3, 7, 9]
+"""Men only (4 <=50K, 2 >50K): a batch with one group."""
+
+ADULT_INCOME_NAMES = {">50K": "above_50K", "<=50K": "at_most_50K"}
+"""MLflow refuses metric names with '<', '>' or '=' (eval_precision_<=50K): the table-file runs rename the labels."""
+
+SENSITIVE_ONE_VALUE_CSV = """text,label,site
+great film,pos,imdb
+dull and long,neg,imdb
+a warm and funny story,pos,imdb
+never again,neg,imdb
+superb acting,pos,imdb
+a waste of time,neg,imdb
+lovely score,pos,imdb
+flat and lifeless,neg,imdb
+"""
+
+# --- CLI: ftlab slices and ftlab errors (tests/test_cli_analysis.py) ---------------------------------------------
+
+# Reviews for the rotten_tomatoes run (labels fresh/rotten): `venue` has two groups, `lang` one value, `notes` none.
+CLI_REVIEWS_CSV = """review,label,venue,lang,notes
+a warm and funny story with a great cast,fresh,blog,en,
+dull and long and never once surprising,rotten,paper,en,
+superb acting and a lovely score,fresh,paper,en,
+a waste of time from start to finish,rotten,blog,en,
+sharp writing that keeps its heart,fresh,blog,en,
+flat and lifeless despite the big names,rotten,paper,en,
+"""
+CLI_REVIEWS_ROWS = 6
+KEYWORDS_EMPTY_GROUP_YAML = "female_terms: [she, her, woman]\nmale_terms: []\n"
+"""`male_terms` is empty: --keywords must refuse the file naming the group."""
+
+# --- workbench: the Fairness and Errors pages (tests/test_app_fairness.py, tests/test_app_errors.py) -------------
+
+# An upload for the rotten_tomatoes run (labels fresh/rotten), text in `review`: `venue` has two groups, `site` one
+# value, `notes` none at all; `venue` is not a label the model knows.
+APP_REVIEWS_CSV = """review,verdict,venue,site,notes
+a warm and funny story with a great cast,fresh,blog,web,
+dull and long and never once surprising,rotten,paper,web,
+superb acting and a lovely score,fresh,paper,web,
+a waste of time from start to finish,rotten,blog,web,
+sharp writing that keeps its heart,fresh,blog,web,
+flat and lifeless despite the big names,rotten,paper,web,
+the best thriller of the year,fresh,paper,web,
+"""
+APP_REVIEWS_ROWS, APP_REVIEWS_VENUES = 7, {"blog": 3, "paper": 4}
+PNG_BYTES = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe"
+"""The start of a PNG file: uploaded as photo.csv, it is not a table."""
+APP_KEYWORD_GROUPS = "critics: [critic, critics]\nfunny: [funny, fun, laugh, laughs]\n"
+"""Edited keyword groups for the rotten_tomatoes test split: the slices become these groups and "(no keyword)"."""
+APP_KEYWORDS_EMPTY_GROUP = "critics: [critic, critics]\nfunny: []\n"
+APP_KEYWORDS_BROKEN = "critics: [critic, critics\nfunny: [fun]\n"
+"""The first list never closes."""

@@ -72,7 +72,7 @@ def loss_points(page: Page) -> int:
     return int(POINTS.search(caption.inner_text()).group(1)) if caption.count() else 0
 
 
-def wait_for_status(run_id: str, wanted: str, timeout: float = 300) -> None:
+def wait_for_status(run_id: str, wanted: str, timeout: float = 600) -> None:
     deadline = time.time() + timeout
     while (status := ftlab.summary(run_id)["status"]) != wanted:
         assert status in ("queued", "running") and time.time() < deadline, f"{run_id} is {status}, wanted {wanted}"

@@ -27,6 +27,7 @@ SMALL_BUDGETS = {
     "FTLAB_NB_EVAL_SIZE": "32",
     "FTLAB_NB_MAX_LENGTH": "32",
     "FTLAB_NB_EXPLAIN_BUDGET": "small",  # notebook 15: 60 SHAP evaluations, 100 LIME samples, 8 IG steps, 20 texts
+    "FTLAB_NB_TEST_SIZE": "400",  # notebook 16: score and analyse 400 of adult_text's 4,886 test rows
 }
 
 # What each notebook must have printed: strings of the output its lesson is about.
@@ -34,6 +35,8 @@ EXPECTED_OUTPUTS = {
     "01_full_fine_tuning.ipynb": ["precision", "recall"],  # the classification report
     "15_explaining_predictions.ipynb": ["additivity", "comprehensiveness", "sufficiency", "spearman",
                                         "top_k_overlap", "global view over"],
+    "16_fairness_and_error_analysis.ipynb": ["demographic_parity_difference", "equalized_odds_difference",
+                                             "Spouse", "candidate slices tested", "ECE", "dp-penalty", "reweigh"],
 }
 
 

@@ -20,6 +20,16 @@ def test_status_vocabulary_maps_onto_mlflow() -> None:
                                          "failed": "FAILED", "cancelled": "KILLED"}
 
 
+@pytest.mark.parametrize("name, key", [("eval_precision_<=50K", "eval_precision_le50K"),
+                                       ("eval_f1_>50K", "eval_f1_gt50K"), ("f1_a=b", "f1_aeqb"),
+                                       ("recall_très bien!", "recall_tr_s bien_"), ("eval_loss", "eval_loss")])
+def test_metric_names_with_label_signs_become_keys_mlflow_accepts(name: str, key: str) -> None:
+    from mlflow.utils.validation import _validate_metric_name
+
+    assert tracking.metric_key(name) == key
+    _validate_metric_name(key)
+
+
 def test_trained_run_summary_and_predictions_table(trained_run: dict) -> None:
     assert trained_run["status"] == "finished"
     table, metrics = ftlab.predictions(trained_run["run_id"], "test")

@@ -17,6 +17,8 @@ pages = {
     ],
     "Inspect": [
         st.Page("views/explain.py", title="Explain", icon=":material/psychology:", url_path="explain"),
+        st.Page("views/fairness.py", title="Fairness", icon=":material/balance:", url_path="fairness"),
+        st.Page("views/errors.py", title="Errors", icon=":material/error:", url_path="errors"),
     ],
 }
 st.navigation(pages).run()

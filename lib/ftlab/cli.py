@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
+from ftlab import cli_analysis
 from ftlab.config import TrainConfig, field_docs
 from ftlab.errors import UserError
 
@@ -152,6 +153,34 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, tuple[str, str]]]
         command.add_argument("run", metavar="RUN")
         command.add_argument("--json", action="store_true")
     sub.choices["delete"].add_argument("--yes", action="store_true", help="confirm: the run cannot be restored")
+
+    slices = sub.add_parser("slices", help="metrics per slice (sex, race, keywords, length...) with 95%% intervals",
+                            description="A run's metrics per slice with bootstrap intervals, the disparity of "
+                                        "--metric and, for binary tasks, demographic-parity and equalised-odds "
+                                        "differences. Without --by: one report per metadata column with 2-50 groups.")
+    slices.add_argument("--by", action="append", metavar="COL", help="a metadata column, keywords, length or "
+                        "confidence; repeat to intersect (--by sex --by race)")
+    slices.add_argument("--keywords", metavar="FILE", help="YAML of keyword groups for --by keywords "
+                        "(default: configs/slices/keyword_groups.yaml)")
+    slices.add_argument("--metric", default="accuracy", choices=cli_analysis.METRIC_CHOICES,
+                        metavar="NAME", help="the metric whose disparity is reported: "
+                                             f"{', '.join(cli_analysis.METRIC_CHOICES)} (accuracy)")
+    slices.add_argument("--positive", metavar="LABEL", help="the positive label (default: the second label sorted)")
+    slices.add_argument("--n-boot", type=int, default=1000, metavar="N", help="bootstrap resamples (1000; 0: none)")
+    slices.add_argument("--min-size", type=int, default=30, metavar="N", help="mark smaller slices as small (30)")
+    errors = sub.add_parser("errors", help="confusion matrix, calibration, most confident errors, worst slices",
+                            description="Error analysis of a run's predictions: confusion matrix, per-class report, "
+                                        "calibration (ECE), the most confident errors, and the slices (words, "
+                                        "metadata, embedding clusters) where errors are significantly more common.")
+    errors.add_argument("--top", type=int, default=10, metavar="N", help="confident errors and worst slices shown (10)")
+    errors.add_argument("--embeddings", action="store_true", help="also search clusters of the model's embeddings")
+    for command in (slices, errors):
+        command.add_argument("run", metavar="RUN")
+        command.add_argument("--split", default="test", help="train, validation or test (default: test)")
+        command.add_argument("--data", metavar="FILE", help="a labelled file to score instead of the split")
+        command.add_argument("--text-col", metavar="COL", help="--data's text column (default: text)")
+        command.add_argument("--label-col", metavar="COL", help="--data's label column (default: label)")
+        command.add_argument("--json", action="store_true")
 
     assets = sub.add_parser("assets", help="manage the embedded model and data assets")
     assets.add_argument("action", choices=["fetch"], help="fetch: download, verify and extract every asset")
@@ -292,6 +321,10 @@ def cmd_delete(args: argparse.Namespace) -> dict[str, Any]:
                         f"add --yes to confirm: ftlab delete {args.run} --yes.")
     delete_run(args.run)
     return {"run_id": args.run, "status": "deleted"}
+
+
+# main() dispatches by name; these two live in cli_analysis to keep this module short.
+cmd_slices, cmd_errors = cli_analysis.cmd_slices, cli_analysis.cmd_errors
 
 
 def cmd_assets(args: argparse.Namespace) -> dict[str, Any]:

@@ -34,6 +34,10 @@ def print_human(command: str, result: Any) -> None:
         print(f"run {result['run_id']}: {result['status']}")
     elif command == "explain":
         _print_explanation(result)
+    elif command in ("slices", "errors"):
+        from ftlab.cli_analysis import print_analysis
+
+        print_analysis(command, result)
     elif command == "predict":
         for item in result.get("predictions", [result]):
             probs = ", ".join(f"{k} {v:.3f}" for k, v in item["probabilities"].items())

@@ -45,6 +45,9 @@ class TrainConfig:
     """Use a stratified, seeded sample of this many training examples (all when unset)."""
     eval_size: int | None = None
     """Evaluate on a seeded sample of this many validation examples (all when unset): faster evaluations."""
+    test_size: int | None = None
+    """Score a seeded, stratified sample of this many test examples (all when unset): faster final scores and
+    analyses, with wider confidence intervals."""
     batch_size: int | None = None
     """Training examples per optimizer step (from the preset when unset: 16)."""
     eval_batch_size: int = 64
@@ -77,6 +80,16 @@ class TrainConfig:
     """Stop after this many evaluations without improvement of the main metric (off when unset)."""
     save_total_limit: int = 2
     """Keep at most this many checkpoints on disk (the newest)."""
+    sensitive_col: str | None = None
+    """Metadata column of the dataset holding each example's group, e.g. `sex` on adult_text; --mitigation
+    balances training between its groups."""
+    mitigation: str = "none"
+    """Bias mitigation during training: `none`; `reweigh` (sample rows so that group and label are independent,
+    Kamiran & Calders 2012); `dp-penalty` (add each batch's demographic-parity gap to the loss) or `eo-penalty`
+    (its equalised-odds gaps). Needs --sensitive-col."""
+    penalty_weight: float = 1.0
+    """Multiplies the squared gap that `dp-penalty` / `eo-penalty` add to the loss (0 or more; larger trades
+    accuracy for smaller gaps between groups)."""
     name: str | None = None
     """Run name (letters, digits, '.', '_', '-'); generated when unset."""
     trust_remote_code: bool = False
@@ -96,7 +109,7 @@ class TrainConfig:
             raise UserError("Give either --dataset or --data, not both: --data trains on your own file.")
         _require(self.epochs > 0, "--epochs", f"must be greater than 0, got {self.epochs}", "use e.g. --epochs 3")
         for flag, value in [("--max-steps", self.max_steps), ("--train-size", self.train_size),
-                            ("--eval-size", self.eval_size),
+                            ("--eval-size", self.eval_size), ("--test-size", self.test_size),
                             ("--early-stopping-patience", self.early_stopping_patience),
                             ("--pad-to-multiple-of", self.pad_to_multiple_of)]:
             _require(value is None or (isinstance(value, int) and value > 0), flag,
@@ -115,6 +128,10 @@ class TrainConfig:
                  f"must be 'dynamic' or 'max_length', got {self.padding!r}", "use --padding dynamic")
         _require(isinstance(self.method_options, dict), "method_options", "must be a mapping of option: value",
                  "e.g. method_options: {r: 16}")
+        _require(0 <= self.penalty_weight < float("inf"), "--penalty-weight",
+                 f"must be a number of 0 or more, got {self.penalty_weight}", "e.g. --penalty-weight 1.0")
+        if self.mitigation != "none":
+            _check_mitigation(self)
         if self.early_stopping_patience and self.save_steps % self.eval_steps:
             raise UserError(
                 f"--early-stopping-patience needs checkpoints at evaluation steps: --save-steps ({self.save_steps}) "
@@ -167,6 +184,18 @@ def field_docs(cls: type | None = None) -> dict[str, str]:
     return {node.target.id: str(nxt.value.value)  # type: ignore[attr-defined]
             for node, nxt in zip(body, body[1:])
             if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)}
+
+
+def _check_mitigation(config: TrainConfig) -> None:
+    """A known --mitigation, with the --sensitive-col it needs (its values are checked once the data is loaded)."""
+    from ftlab.mitigation import get_mitigation  # imports torch: only configs that ask for a mitigation pay
+
+    get_mitigation(config.mitigation)
+    if config.sensitive_col is None:
+        raise UserError(f"--mitigation {config.mitigation} needs --sensitive-col, the metadata column that holds "
+                        "the groups: e.g. --sensitive-col sex on adult_text. Or use --mitigation none.")
+    _require(config.task == "classification", "--mitigation",
+             f"works for the classification task only, not '{config.task}'", "use --mitigation none")
 
 
 def _require(ok: bool, flag: str, problem: str, fix: str) -> None:

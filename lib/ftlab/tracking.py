@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import time
 from typing import Any
 
@@ -73,11 +74,23 @@ def start_run(run_id: str, tags: dict[str, str], params: dict[str, Any]) -> str:
     return run.info.run_id
 
 
+_KEY_WORDS = [("<=", "le"), (">=", "ge"), ("<", "lt"), (">", "gt"), ("=", "eq")]
+_KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_\-. :/]")
+
+
+def metric_key(name: str) -> str:
+    """`name` as MLflow accepts it: per-class metrics carry label names such as `<=50K`, whose signs MLflow refuses,
+    so `eval_precision_<=50K` is logged as `eval_precision_le50K`."""
+    for sign, word in _KEY_WORDS:
+        name = name.replace(sign, word)
+    return _KEY_UNSAFE.sub("_", name)
+
+
 def log_metrics(mlflow_run_id: str, metrics: dict[str, float], step: int) -> None:
     from mlflow.entities import Metric
 
     now = int(time.time() * 1000)
-    batch = [Metric(k, float(v), now, step) for k, v in metrics.items() if isinstance(v, (int, float))]
+    batch = [Metric(metric_key(k), float(v), now, step) for k, v in metrics.items() if isinstance(v, (int, float))]
     if batch:
         client().log_batch(mlflow_run_id, metrics=batch)
 

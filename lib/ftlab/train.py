@@ -27,6 +27,7 @@ from ftlab.data import SPLITS, get_dataset, list_datasets, load_table, split_fra
 from ftlab.errors import UserError
 from ftlab.evaluate import read_split, save_predictions, score_frame
 from ftlab.methods import check_supports, count_parameters, get_method
+from ftlab.mitigation import check_sensitive_col, mitigation_plugins, with_group_codes
 from ftlab.models import check_model, load_tokenizer
 from ftlab.plugins import Plugins
 from ftlab.records import summary
@@ -80,6 +81,8 @@ def load_splits(config: TrainConfig) -> dict[str, pd.DataFrame]:
         splits["train"] = subsample(splits["train"], config.train_size, seed=config.seed)
     if config.eval_size:
         splits["validation"] = subsample(splits["validation"], config.eval_size, seed=config.seed)
+    if config.test_size:
+        splits["test"] = subsample(splits["test"], config.test_size, seed=config.seed)
     return splits
 
 
@@ -91,6 +94,7 @@ def prepare(config: TrainConfig) -> runs.RunState:
     """
     resolved = plan(config)
     splits = load_splits(config)
+    check_sensitive_col(config, splits["train"])
     labels = resolved.task.labels_of(splits["train"])
     run_id = config.name or runs.new_run_id(config.method, resolved.dataset_name)
     folder = runs.create_run_dir(run_id)
@@ -203,7 +207,10 @@ def _build_trainer(resolved: Plan, state: runs.RunState, splits: dict[str, pd.Da
                                                    "total_params": params["total"]}, step=0)
 
     # -- data: tokenised once; padding happens per batch in the collator -------------------------------------
-    train_set, eval_set = (task.encode(splits[split], tokenizer, config, state.labels, plugins.extra_columns)
+    # A mitigation's sampler and loss terms see the sensitive column as integer group codes carried in the batch.
+    frames = with_group_codes(config, {split: splits[split] for split in ("train", "validation")})
+    plugins = mitigation_plugins(config, frames["train"], state.labels).merged(plugins)
+    train_set, eval_set = (task.encode(frames[split], tokenizer, config, state.labels, plugins.extra_columns)
                            for split in ("train", "validation"))
     collator = task.collator(tokenizer, config)
     for wrap in plugins.collator_wrappers:

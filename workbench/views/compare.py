@@ -5,6 +5,7 @@ from typing import Any
 import streamlit as st
 
 from components.charts import curves_figure
+from components.fairness_compare import fairness_section
 from components.run_table import load_runs, store_stamp
 from ftlab import compare
 from ftlab.errors import UserError
@@ -61,3 +62,5 @@ try:
         st.dataframe(diff.astype(str))  # mixed types per column: shown as text
 except UserError as exc:
     st.error(str(exc))
+
+fairness_section(ids)

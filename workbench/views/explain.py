@@ -27,8 +27,10 @@ if wanted and wanted not in finished:
     st.error(f"Run '{wanted}' is unknown or not finished. Pick a finished run below.")
 run_id = st.selectbox("Run", finished, index=finished.index(wanted) if wanted in finished else 0)
 st.query_params["run"] = run_id
+if run_id != wanted:
+    st.query_params.pop("example", None)  # a linked example belongs to the linked run
 
-text = pick_example(run_id)
+text = pick_example(run_id, st.query_params.get("example"))
 fn = classifier(run_id)
 with st.expander("Settings"):
     methods = st.multiselect("Methods", list(EXPLAINERS), default=list(EXPLAINERS))

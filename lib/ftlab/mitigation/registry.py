@@ -1,0 +1,63 @@
+"""The mitigation registry (the `peft` tuner pattern, as in `ftlab.methods`): each mitigation is one module that
+registers a `MitigationSpec` by name and builds its trainer plug-ins (a sampler, loss terms) from the config and
+the training split's groups. `mitigation_plugins` is the one function training calls; the trainer never
+branches on a mitigation's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from ftlab.mitigation.common import TrainingGroups
+from ftlab.plugins import Plugins
+from ftlab.registry import Registry
+
+if TYPE_CHECKING:
+    from ftlab.config import TrainConfig
+
+BuildFn = Callable[["TrainConfig", TrainingGroups], Plugins]
+
+
+@dataclass(frozen=True)
+class MitigationSpec:
+    name: str
+    """The `--mitigation` value."""
+    description: str
+    build: BuildFn | None
+    """The plug-ins for a config and the training split's groups; None for a mitigation that changes nothing."""
+
+
+MITIGATIONS: Registry[MitigationSpec] = Registry("mitigation", "Choose one with --mitigation, e.g. "
+                                                               "--mitigation reweigh --sensitive-col sex.")
+
+
+def register_mitigation(spec: MitigationSpec) -> MitigationSpec:
+    return MITIGATIONS.register(spec.name, spec)
+
+
+def get_mitigation(name: str) -> MitigationSpec:
+    return MITIGATIONS.get(name)
+
+
+def list_mitigations() -> list[MitigationSpec]:
+    return MITIGATIONS.values()
+
+
+def mitigation_plugins(config: TrainConfig, train_frame: pd.DataFrame, labels: list[str]) -> Plugins:
+    """The plug-ins of `config.mitigation`, built from the training split (none for `--mitigation none`).
+
+    Loss terms read the batch's groups from `GROUP_COL`: pass the frames through `with_group_codes` before
+    encoding them.
+    """
+    spec = get_mitigation(config.mitigation)
+    if spec.build is None:
+        return Plugins()
+    return spec.build(config, TrainingGroups.of(config, train_frame, labels))
+
+
+NONE = register_mitigation(MitigationSpec(name="none", description="Train on the data and loss as they are.",
+                                          build=None))

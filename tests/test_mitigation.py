@@ -1,0 +1,285 @@
+"""Bias mitigation in training (`ftlab.mitigation`): the penalties reach the loss and its gradient, reweighing
+samples with Kamiran-Calders weights, real runs log their terms, and bad options are clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from fairlearn.metrics import demographic_parity_difference
+from scipy.special import softmax
+
+import fixtures as fx
+import ftlab
+from ftlab import tracking
+from ftlab.cli import main
+from ftlab.config import TrainConfig
+from ftlab.data import get_dataset
+from ftlab.errors import UserError
+from ftlab.mitigation import (GROUP_COL, TrainingGroups, group_gap, list_mitigations, mitigation_plugins,
+                              reweigh_sampler, with_group_codes)
+from ftlab.models import load_tokenizer
+from ftlab.plugins import Plugins
+from ftlab.tasks import get_task
+
+ADULT_LABELS = ["<=50K", ">50K"]
+
+
+@pytest.fixture(scope="module")
+def adult() -> pd.DataFrame:
+    return get_dataset("adult_text").load()
+
+
+@pytest.fixture(scope="module")
+def adult_table(adult: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """1,200 adult_text rows as a table file: its test split is 120 rows, so scoring a run stays fast."""
+    path = tmp_path_factory.mktemp("mitigation") / "adult.parquet"
+    adult.head(1200).assign(label=lambda f: f["label"].map(fx.ADULT_INCOME_NAMES)).to_parquet(path)
+    return path
+
+
+def _config(**values) -> TrainConfig:
+    return TrainConfig(dataset="adult_text", sensitive_col="sex", **values)
+
+
+# -- the penalties reach the loss and the gradient -----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def minilm(tmp_path_factory: pytest.TempPathFactory):
+    """The embedded model with a seeded head, dropout off (so two forwards of one batch agree), and a trainer's
+    arguments to build `FtlabTrainer`s around it."""
+    from transformers import TrainingArguments, set_seed
+
+    set_seed(0)
+    model = get_task("classification").load_model("minilm", ADULT_LABELS).eval()
+    # The head's gradient is enough to show what the optimiser gets; the encoder's backward would cost seconds.
+    model.base_model.requires_grad_(False)
+    args = TrainingArguments(output_dir=str(tmp_path_factory.mktemp("trainer")), report_to="none",
+                             remove_unused_columns=False)
+    return model, load_tokenizer("minilm"), args
+
+
+def _loss_and_grad(minilm, train: pd.DataFrame, rows: pd.DataFrame, config: TrainConfig, *, penalised: bool):
+    """The trainer's loss on `rows` as one batch, with the loss terms of the mitigation built on `train` or
+    without them, the gradient of the classifier weight, and the logits."""
+    from ftlab.trainer import FtlabTrainer
+
+    model, tokenizer, args = minilm
+    task = get_task("classification")
+    frame = with_group_codes(config, {"train": train, "batch": rows})["batch"]
+    plugins = mitigation_plugins(config, train, ADULT_LABELS)
+    dataset = task.encode(frame, tokenizer, config, ADULT_LABELS, plugins.extra_columns)
+    batch = task.collator(tokenizer, config)([dataset[i] for i in range(len(dataset))])
+    trainer = FtlabTrainer(model=model, args=args, plugins=plugins if penalised else
+                           Plugins(extra_columns=plugins.extra_columns))
+    model.zero_grad()
+    loss, outputs = trainer.compute_loss(model, dict(batch), return_outputs=True)
+    loss.backward()
+    return float(loss.detach()), model.classifier.weight.grad.clone(), outputs.logits.detach().numpy()
+
+
+def _squared_gap(probability: np.ndarray, groups: pd.Series) -> float:
+    means = pd.Series(probability).groupby(groups.to_numpy()).mean()
+    return float(means.max() - means.min()) ** 2 if len(means) > 1 else 0.0
+
+
+@pytest.mark.parametrize("mitigation", ["dp-penalty", "eo-penalty"])
+def test_penalty_changes_the_loss_and_its_gradient(minilm, adult: pd.DataFrame, mitigation: str) -> None:
+    """The acceptance item: with a penalty the training loss on the same batch differs from the plain loss by
+    exactly the weighted gap, and so do the parameter gradients (the penalty reaches the optimiser)."""
+    rows = adult.iloc[fx.ADULT_BATCH_ROWS].reset_index(drop=True)
+    config = _config(mitigation=mitigation, penalty_weight=50.0)
+    plain, plain_grad, logits = _loss_and_grad(minilm, adult.head(1000), rows, config, penalised=False)
+    penalised, penalised_grad, _ = _loss_and_grad(minilm, adult.head(1000), rows, config, penalised=True)
+
+    # Worked out apart from the library: P(>50K) per row, the gap between the sexes' means.
+    probability = softmax(logits.astype(np.float64), axis=-1)[:, ADULT_LABELS.index(">50K")]
+    if mitigation == "dp-penalty":
+        expected = _squared_gap(probability, rows["sex"])
+    else:
+        expected = sum(_squared_gap(probability[rows["label"] == y], rows["sex"][rows["label"] == y])
+                       for y in ADULT_LABELS)
+    assert expected > 1e-7
+    assert penalised - plain == pytest.approx(50.0 * expected, rel=1e-3, abs=1e-7)
+    assert not torch.allclose(plain_grad, penalised_grad)
+    assert (penalised_grad - plain_grad).norm() > 1e-3 * plain_grad.norm()
+
+
+def test_a_batch_of_one_group_adds_nothing(minilm, adult: pd.DataFrame) -> None:
+    rows = adult.iloc[fx.ADULT_MEN_ROWS].reset_index(drop=True)
+    config = _config(mitigation="eo-penalty", penalty_weight=50.0)
+    # The groups come from the training split, so "Female" is a known group that is absent from the batch.
+    frame = with_group_codes(config, {"train": adult.head(1000), "batch": rows})["batch"]
+    assert set(frame[GROUP_COL]) == {1} and list(frame["sex"]) == ["Male"] * len(rows)
+    plain, plain_grad, _ = _loss_and_grad(minilm, adult.head(1000), rows, config, penalised=False)
+    penalised, penalised_grad, _ = _loss_and_grad(minilm, adult.head(1000), rows, config, penalised=True)
+    assert penalised == plain
+    assert torch.equal(plain_grad, penalised_grad)
+
+
+def test_group_gap_skips_absent_and_unknown_groups() -> None:
+    values = torch.tensor([0.2, 0.4, 0.9, 0.5, 1.0])
+    groups = torch.tensor([0, 0, 2, 2, -1])  # group 1 absent; -1 is a value the training split did not have
+    assert float(group_gap(values, groups)) == pytest.approx(0.7 - 0.3)
+    assert float(group_gap(values[:2], groups[:2])) == 0.0
+    three = torch.tensor([0, 1, 2, 1, 2])
+    assert float(group_gap(values, three)) == pytest.approx(0.95 - 0.2)  # the largest pairwise gap
+
+
+def test_positive_label_is_the_training_minority(adult: pd.DataFrame) -> None:
+    groups = TrainingGroups.of(_config(mitigation="dp-penalty"), adult.head(1000), ADULT_LABELS)
+    assert ADULT_LABELS[groups.positive] == ">50K"
+    assert groups.names == ["Female", "Male"]
+
+
+# -- reweighing ------------------------------------------------------------------------------------------------
+
+def test_reweigh_weights_are_kamiran_calders() -> None:
+    frame = pd.DataFrame(fx.KC_ROWS, columns=["sex", "label"]).assign(text="someone")
+    config = TrainConfig(sensitive_col="sex", mitigation="reweigh")
+    plugins = mitigation_plugins(config, frame, ["high", "low"])
+    assert not plugins.loss_terms and plugins.sampler is not None
+    sampler = plugins.sampler(list(range(len(frame))), None)
+    expected = [fx.KC_WEIGHTS[row] for row in fx.KC_ROWS]
+    assert sampler.weights.tolist() == pytest.approx(expected)
+    assert len(list(sampler)) == len(frame)
+
+
+def test_reweigh_sampler_is_seeded(adult: pd.DataFrame) -> None:
+    rows = adult.head(500)
+
+    def draw(seed: int) -> list[int]:
+        plugins = mitigation_plugins(_config(mitigation="reweigh", seed=seed), rows, ADULT_LABELS)
+        return list(plugins.sampler(rows, None))
+
+    first = draw(1)
+    assert draw(1) == first
+    assert draw(2) != first
+
+
+def test_reweighed_batches_make_group_and_label_independent(adult: pd.DataFrame) -> None:
+    rows = adult.head(3000)
+    groups = TrainingGroups.of(_config(mitigation="reweigh"), rows, ADULT_LABELS)
+    sampler = mitigation_plugins(_config(mitigation="reweigh"), rows, ADULT_LABELS).sampler(rows, None)
+    drawn = np.concatenate([list(sampler) for _ in range(20)])  # 60,000 draws: 20 epochs of one generator
+
+    def label_rate_gap(positions: np.ndarray) -> float:
+        is_rich = groups.labels[positions] == groups.positive
+        return demographic_parity_difference(is_rich, is_rich, sensitive_features=rows["sex"].to_numpy()[positions])
+
+    raw = label_rate_gap(np.arange(len(rows)))
+    assert raw > 0.15  # men earn >50K far more often than women in the census
+    assert label_rate_gap(drawn) < 0.02
+
+
+def test_reweigh_run_draws_its_batches_from_the_seeded_sampler(adult_table: Path) -> None:
+    seen: list[int] = []
+
+    def spy(ctx: ftlab.LossContext) -> torch.Tensor:
+        if ctx.model.training:
+            seen.extend(int(i) for i in ctx.extras["example_id"])
+        return ctx.loss.new_zeros(())
+
+    config = TrainConfig(data=str(adult_table), sensitive_col="sex", mitigation="reweigh", method="lora",
+                         train_size=256, eval_size=16, max_steps=4, batch_size=8, log_steps=2, seed=7,
+                         name="mitigation-reweigh")
+    result = ftlab.train(config, plugins=Plugins(loss_terms={"spy": spy}, extra_columns=("example_id",)),
+                         progress=False)
+
+    assert result["status"] == "finished"
+    train = ftlab.load_splits(config)["train"]
+    labels = sorted(fx.ADULT_INCOME_NAMES.values())
+    weights = mitigation_plugins(config, train, labels).sampler(train, None).weights.numpy()
+    expected = train["example_id"].to_numpy()[list(reweigh_sampler(weights, 7))[:4 * 8]]
+    assert seen == expected.tolist()
+    params = tracking.client().get_run(result["mlflow_run_id"]).data.params
+    assert (params["mitigation"], params["sensitive_col"]) == ("reweigh", "sex")
+
+
+# -- real runs log the penalty ------------------------------------------------------------------------------------
+
+def test_dp_penalty_run_logs_its_term(adult_table: Path) -> None:
+    config = TrainConfig(data=str(adult_table), sensitive_col="sex", mitigation="dp-penalty", method="lora",
+                         train_size=256, eval_size=16, max_steps=4, batch_size=8, log_steps=2,
+                         name="mitigation-dp")
+    result = ftlab.train(config, progress=False)
+    assert result["status"] == "finished"
+    history = tracking.metric_history(result["mlflow_run_id"], "loss_dp_penalty")
+    assert [step for step, _, _ in history] == [1, 2, 4]
+    assert all(0 <= value < 1 for _, value, _ in history) and any(value > 0 for _, value, _ in history)
+    assert tracking.client().get_run(result["mlflow_run_id"]).data.params["penalty_weight"] == "1.0"
+
+
+def test_adult_text_by_name_trains_with_a_penalty() -> None:
+    """adult_text's labels (<=50K, >50K) end up in per-class metric names, which MLflow accepts only spelled out."""
+    result = ftlab.train(_config(mitigation="eo-penalty", method="lora", train_size=64, eval_size=8, max_steps=1,
+                                 batch_size=8, log_steps=1, name="mitigation-adult-text"), progress=False)
+    assert result["status"] == "finished"
+    assert tracking.metric_history(result["mlflow_run_id"], "loss_eo_penalty")
+    logged = tracking.client().get_run(result["mlflow_run_id"]).data.metrics
+    assert {"eval_precision_le50K", "eval_precision_gt50K"} <= set(logged)
+
+
+# -- bad options ---------------------------------------------------------------------------------------------------
+
+def test_registry_lists_the_built_in_mitigations() -> None:
+    assert [spec.name for spec in list_mitigations()] == ["none", "dp-penalty", "eo-penalty", "reweigh"]
+
+
+def test_yaml_round_trip_keeps_the_mitigation() -> None:
+    config = _config(mitigation="eo-penalty", penalty_weight=0.25)
+    assert TrainConfig.from_yaml(config.to_yaml()) == config
+    assert TrainConfig().mitigation == "none" and TrainConfig().sensitive_col is None
+
+
+@pytest.mark.parametrize("values,expect", [
+    ({"mitigation": "bogus", "sensitive_col": "sex"},
+     ["Unknown mitigation 'bogus'", "dp-penalty, eo-penalty, none, reweigh", "--mitigation"]),
+    ({"mitigation": "reweigh"}, ["--mitigation reweigh needs --sensitive-col"]),
+    ({"mitigation": "dp-penalty", "sensitive_col": "sex", "penalty_weight": -0.5}, ["--penalty-weight", "-0.5"]),
+    ({"penalty_weight": "heavy"}, ["--penalty-weight", "a number"]),
+    ({"mitigation": "eo-penalty", "sensitive_col": "sex", "task": "ner"}, ["--mitigation", "classification"]),
+])
+def test_bad_config_names_the_flag(values: dict, expect: list[str]) -> None:
+    with pytest.raises(UserError) as raised:
+        TrainConfig.from_dict(values)
+    for text in expect:
+        assert text in str(raised.value)
+
+
+CLI_CASES = [
+    ("unknown-mitigation", "train --dataset adult_text --mitigation bogus --sensitive-col sex",
+     ["Unknown mitigation 'bogus'", "reweigh", "--mitigation"]),
+    ("no-sensitive-col", "train --dataset adult_text --mitigation dp-penalty", ["--sensitive-col", "--mitigation"]),
+    ("negative-weight", "train --dataset adult_text --mitigation dp-penalty --sensitive-col sex --penalty-weight -1",
+     ["--penalty-weight"]),
+    ("unknown-column", "train --dataset adult_text --mitigation reweigh --sensitive-col sexx",
+     ["--sensitive-col 'sexx'", "sex, race, age, source_split"]),
+    ("too-many-groups", "train --dataset adult_text --mitigation reweigh --sensitive-col age",
+     ["--sensitive-col 'age'", "distinct values", "sex, race, source_split"]),
+    ("one-value-column", "train --data {in}/one.csv --mitigation eo-penalty --sensitive-col site",
+     ["--sensitive-col 'site'", "single value ('imdb')"]),
+]
+
+
+@pytest.mark.parametrize("argv,expect", [pytest.param(a, e, id=i) for i, a, e in CLI_CASES])
+def test_cli_bad_mitigation_is_one_clear_error(argv: str, expect: list[str], fresh_home: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    inputs = fresh_home.parent / "inputs"
+    inputs.mkdir()
+    (inputs / "one.csv").write_text(fx.SENSITIVE_ONE_VALUE_CSV)
+    capsys.readouterr()
+    try:
+        rc = main(argv.replace("{in}", str(inputs)).split())
+    except SystemExit as exc:
+        rc = exc.code
+    err = capsys.readouterr().err.strip()
+    assert rc == 2, err
+    assert "Traceback" not in err and "\n\n" not in err and err.count("error:") == 1, err
+    for text in expect:
+        assert text in err, err
+    assert not any(Path.cwd().iterdir()), "nothing is written to the working directory"
+    assert not list(fresh_home.glob("runs/**/state.json")), "no run is created"
