@@ -20,7 +20,7 @@ NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 
 # Budgets the notebooks read in their `parameters` cell: each notebook takes under a minute on 2 idle CPU cores
-# (01 about 30 s, 15 about 50 s; about twice that when another CPU-heavy job shares them).
+# (01 about 30 s, 15 about 50 s, 16 about 40 s; about twice that when another CPU-heavy job shares them).
 SMALL_BUDGETS = {
     "FTLAB_NB_MAX_STEPS": "12",
     "FTLAB_NB_TRAIN_SIZE": "64",
