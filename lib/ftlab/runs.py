@@ -49,6 +49,13 @@ def run_dir(run_id: str) -> Path:
     return safe_child(runs_dir(), run_id)
 
 
+def model_stamp(run_id: str) -> float:
+    """Newest time stamp among the run's model files: caches keyed on it miss once the model is retrained or
+    replaced (explanations, embeddings)."""
+    folder = run_dir(run_id) / "model"
+    return max([folder.stat().st_mtime] + [p.stat().st_mtime for p in folder.iterdir()])
+
+
 def new_run_id(method: str, dataset: str) -> str:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     base = f"{method}-{dataset}-{stamp}".replace("/", "_")[:100]

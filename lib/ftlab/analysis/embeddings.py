@@ -69,13 +69,12 @@ def run_embeddings(run_id: str, split: str = "test", *, batch_size: int | None =
                    use_cache: bool = True) -> RunEmbeddings:
     """The run's fine-tuned model's embeddings of a split's texts, computed once and cached in the run folder."""
     from ftlab.evaluate import load_trained, predictions
-    from ftlab.explain.api import _model_stamp
-    from ftlab.runs import run_dir
+    from ftlab.runs import model_stamp, run_dir
 
     table, _ = predictions(run_id, split)
     if not (run_dir(run_id) / "model").is_dir():
         load_trained(run_id)  # raises the UserError that says why the run has no model
-    stamp = _model_stamp(run_id)
+    stamp = model_stamp(run_id)
     folder = run_dir(run_id) / "analysis"
     path = folder / f"embeddings-{split}-{int(stamp * 1_000_000)}.npy"
     if use_cache and path.is_file():

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from ftlab.data import load_table
-from ftlab.data.files import _free_name
+from ftlab.data.files import free_name
 from ftlab.runs import read_state
 
 PREDICTION_COLUMNS = ("gold", "predicted", "confidence", "correct")
@@ -42,5 +42,5 @@ def _clear_of(frame: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
     """The frame with its metadata renamed away from the prediction columns, which would otherwise overwrite them."""
     taken = {*PREDICTION_COLUMNS, *(f"prob_{label}" for label in labels)}
     names = set(map(str, frame.columns)) | taken
-    renames = {c: _free_name(f"{c}_original", names) for c in frame.columns if c in taken}
+    renames = {c: free_name(f"{c}_original", names) for c in frame.columns if c in taken}
     return frame.rename(columns=renames)

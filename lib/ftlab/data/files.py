@@ -181,13 +181,13 @@ def _standardise(raw: pd.DataFrame, text_col: str, label_col: str) -> pd.DataFra
     label = raw[label_col].map(_as_str, na_action="ignore").astype(object).str.strip()
     metadata = raw.drop(columns=[text_col, label_col])
     taken = set(map(str, metadata.columns)) | set(_RESERVED)
-    renames = {c: _free_name(f"{c}_original", taken) for c in metadata.columns if c in _RESERVED}
+    renames = {c: free_name(f"{c}_original", taken) for c in metadata.columns if c in _RESERVED}
     metadata = metadata.rename(columns=renames)
     frame = pd.concat([pd.DataFrame({"text": text, "label": label.mask(label == "")}), metadata], axis=1)
     return frame.reset_index(drop=True)
 
 
-def _free_name(base: str, taken: set[str]) -> str:
+def free_name(base: str, taken: set[str]) -> str:
     name, n = base, 2
     while name in taken:
         name, n = f"{base}_{n}", n + 1

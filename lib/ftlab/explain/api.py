@@ -21,6 +21,7 @@ import numpy as np
 from ftlab.errors import UserError
 from ftlab.explain.model_fn import ClassifierFn
 from ftlab.explain.words import Words, split_words
+from ftlab.runs import model_stamp
 
 EXPLAINERS = ("shap", "lime", "ig")
 
@@ -149,7 +150,7 @@ def _explain_one(fn: ClassifierFn, run_id: str | None, text: str, methods: tuple
                           "probabilities": {label: float(p) for label, p in zip(fn.labels, probabilities)}},
                          fn.labels[index], {}, truncated=truncated)
     for method in methods:
-        key = {"run_id": run_id, "model": _model_stamp(run_id) if cache else None, "text": text,
+        key = {"run_id": run_id, "model": model_stamp(run_id) if cache else None, "text": text,
                "max_length": fn.max_length, "target": index, "method": method, "settings": settings.of(method)}
         path = cache / f"{hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()}.json" if cache else None
         stored = _read(path, key)
@@ -238,14 +239,6 @@ def _cache_dir(run_id: str) -> Path:
     from ftlab.runs import run_dir
 
     return run_dir(run_id) / "explanations"
-
-
-def _model_stamp(run_id: str) -> float:
-    """Newest time stamp among the model's files: a retrained or replaced model misses the cache."""
-    from ftlab.runs import run_dir
-
-    folder = run_dir(run_id) / "model"
-    return max([folder.stat().st_mtime] + [p.stat().st_mtime for p in folder.iterdir()])
 
 
 def _read(path: Path | None, key: dict[str, Any]) -> dict[str, Any] | None:
