@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from ftlab.errors import UserError
 from ftlab.explain import ClassifierFn, explain, split_words
@@ -126,6 +127,54 @@ def test_same_settings_hit_the_cache_and_a_changed_one_misses(full_run: str, mon
     assert len(list((run_dir(full_run) / "explanations").glob("*.json"))) >= 4
 
 
+def test_fast_copy_explains_where_it_agrees_and_is_cached_apart(full_run: str, lora_run: str,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """--fast: a bf16 copy where bf16 is fast, else int8 for SHAP and LIME; the top word stays, SHAP adds up to
+    the full model's probability, a disagreeing copy is not used, and fast results never answer a full request."""
+    from ftlab.explain import fast as fast_module
+
+    loaded = ClassifierFn.from_run(full_run)
+    settings = {**SMALL, "use_cache": False}
+    [full] = explain(loaded, NEGATIVE, "all", _negative(full_run), **settings)
+    [fast] = explain(loaded, NEGATIVE, "all", _negative(full_run), fast=True, **settings)
+    bf16 = fast_module.bf16_is_fast(next(loaded.model.parameters()).device)
+    expected = dict.fromkeys(("shap", "lime", "ig"), "bf16") if bf16 else {"shap": "int8", "lime": "int8", "ig": "fp32"}
+    # The int8 copy may disagree beyond the limit on this text, and then the full model explains it.
+    assert all(fast.precision[m] in (expected[m], "fp32") for m in expected), fast.precision
+    assert full.precision == dict.fromkeys(("shap", "lime", "ig"), "fp32")
+    assert fast.prediction == full.prediction  # the prediction is always the full model's
+    assert set(fast.copy_probability) == {m for m, p in fast.precision.items() if p != "fp32"}
+    assert fast.trust["additivity"]["shap"]["ok"], fast.trust["additivity"]
+    for method in ("shap", "lime", "ig"):
+        # This tiny run's other word values are a few thousandths, within rounding of each other, so only the top
+        # word is compared here; bench/explain_latency.py measures rank agreement on a trained model.
+        assert fast.top(method, 1)[0][0] == full.top(method, 1)[0][0] == "awful", (method, fast.top(method, 6))
+
+    # Without fast bf16 (most CPUs): SHAP and LIME by an int8 copy, here accepted whatever it predicts.
+    monkeypatch.setattr(fast_module, "bf16_is_fast", lambda device: False)
+    monkeypatch.setattr(fast_module, "AGREEMENT", 1.0)
+    for run_id in (full_run, lora_run):  # a LoRA run's adapter is merged into the copy before quantising
+        [int8] = explain(run_id, NEGATIVE, ("shap", "lime", "ig"), _negative(run_id), fast=True, use_cache=False,
+                         **SMALL)
+        assert int8.precision == {"shap": "int8", "lime": "int8", "ig": "fp32"}
+        assert int8.trust["additivity"]["shap"]["ok"]  # against the copy's own probability
+    int8_model = fast_module.int8_copy(loaded.model)
+    assert any(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in int8_model.modules())
+    assert not any(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in loaded.model.modules())
+
+    # Cached apart: a full explanation is not served to a fast request.
+    [cached_full] = explain(loaded, "Dull.", "shap", **SMALL)
+    [first_fast] = explain(loaded, "Dull.", "shap", fast=True, **SMALL)
+    assert (cached_full.cached, first_fast.cached) == ({"shap": False}, {"shap": False})
+    assert explain(loaded, "Dull.", "shap", fast=True, **SMALL)[0].cached == {"shap": True}
+
+    # Where the copy disagrees with the full model beyond the limit, the full model explains.
+    monkeypatch.setattr(fast_module, "AGREEMENT", -1.0)
+    [strict] = explain(loaded, NEGATIVE, ("shap", "lime"), _negative(full_run), fast=True, trust=False, **settings)
+    assert strict.precision == {"shap": "fp32", "lime": "fp32"} and strict.copy_probability == {}
+    assert strict.attributions["shap"] == full.attributions["shap"]
+
+
 def test_a_loaded_classifier_explains_with_or_without_a_run(full_run: str) -> None:
     loaded = ClassifierFn.from_run(full_run)
     [first] = explain(loaded, ["Dull."], "ig", ig_steps=10)
@@ -215,6 +264,10 @@ def test_cli_json_and_human_output(full_run: str, capsys: pytest.CaptureFixture[
     assert main(argv + ["--explainer", "ig", "--target", _negative(full_run)]) == 0
     out = capsys.readouterr().out
     assert "explaining: rotten" in out and "ig" in out and "delta" in out
+    assert main(argv + ["--explainer", "shap", "--fast", "--json"]) == 0
+    fast = json.loads(capsys.readouterr().out)
+    assert set(fast["precision"]) == {"shap"} and fast["settings"]["shap"]["fast"] is True
+    assert fast["trust"]["additivity"]["shap"]["ok"]
 
 
 def test_cli_unknown_class_and_long_text(full_run: str, capsys: pytest.CaptureFixture[str],

@@ -61,6 +61,8 @@ def _print_explanation(result: dict[str, Any]) -> None:
         ranked = sorted(zip(result["words"], scores), key=lambda pair: -pair[1])[:5]
         extra = {"shap": f"  base {result['base_value'].get('shap', 0):.3f}",
                  "ig": f"  delta {result.get('ig_delta') or 0:.1e}"}.get(method, "")
+        precision = result.get("precision", {}).get(method, "fp32")
+        extra += f"  ({precision} copy)" if precision != "fp32" else ""
         print(f"  {method:<5}" + "  ".join(f"{word} {score:+.3f}" for word, score in ranked) + extra)
     trust = result.get("trust") or {}
     if trust.get("faithfulness"):

@@ -37,6 +37,10 @@ def side_by_side(explanation: Explanation) -> None:
                            f"{explanation.base_value['shap'] + sum(explanation.attributions['shap']):.3f}")
             if method == "ig" and explanation.ig_delta is not None:
                 st.caption(f"convergence delta {explanation.ig_delta:.2e}")
+            if method in explanation.copy_probability:
+                st.caption(f"explained by the model's {explanation.precision[method]} copy: its probability of "
+                           f"{explanation.target} is {explanation.copy_probability[method]:.3f}, the model's "
+                           f"{explanation.prediction['probabilities'][explanation.target]:.3f}")
             if explanation.cached.get(method):
                 st.caption("from the cache")
 

@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from ftlab.errors import UserError
+from ftlab.explain.fast import FULL, fast_models
 from ftlab.explain.model_fn import ClassifierFn
 from ftlab.explain.words import Words, split_words
 from ftlab.runs import model_stamp
@@ -42,6 +43,10 @@ class ExplainSettings:
     """Steps of the integrated-gradients path integral (`--ig-steps`); more steps, smaller convergence delta."""
     seed: int = 0
     """Seeds SHAP's and LIME's sampling, so an explanation is reproducible."""
+    fast: bool = False
+    """Explain with a faster copy of the model (`--fast`): int8 for SHAP and LIME on a CPU, bf16 for integrated
+    gradients where bf16 is fast; a copy is used for a text only where it agrees with the full model (see
+    `ftlab.explain.fast`)."""
 
     def __post_init__(self) -> None:
         for name, flag in [("shap_max_evals", "--shap-evals"), ("lime_samples", "--lime-samples"),
@@ -50,12 +55,16 @@ class ExplainSettings:
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
                 raise UserError(f"{flag} must be a positive whole number, got {value!r}. Example: {flag} "
                                 f"{getattr(ExplainSettings, name)}.")
+        if not isinstance(self.fast, bool):
+            raise UserError(f"fast must be True or False (--fast is a switch), got {self.fast!r}.")
 
-    def of(self, method: str) -> dict[str, int]:
+    def of(self, method: str) -> dict[str, int | bool]:
         """The settings that change `method`'s result."""
-        return {"shap": {"max_evals": int(self.shap_max_evals), "seed": int(self.seed)},
-                "lime": {"num_samples": int(self.lime_samples), "seed": int(self.seed)},
-                "ig": {"n_steps": int(self.ig_steps)}}[method]
+        settings = {"shap": {"max_evals": int(self.shap_max_evals), "seed": int(self.seed)},
+                    "lime": {"num_samples": int(self.lime_samples), "seed": int(self.seed)},
+                    "ig": {"n_steps": int(self.ig_steps)}}[method]
+        # Only when on, so that explanations cached before the option existed keep their keys.
+        return {**settings, "fast": True} if self.fast else settings
 
 
 @dataclass
@@ -73,7 +82,12 @@ class Explanation:
     """{"shap": the target's probability with every token masked}: SHAP's word values add up from it."""
     ig_delta: float | None = None
     """Integrated gradients' convergence delta (completeness error, in probability units)."""
-    settings: dict[str, dict[str, int]] = field(default_factory=dict)
+    settings: dict[str, dict[str, int | bool]] = field(default_factory=dict)
+    precision: dict[str, str] = field(default_factory=dict)
+    """Method -> the model that explained it: "fp32" (the run's own), or a fast copy's "int8" or "bf16"."""
+    copy_probability: dict[str, float] = field(default_factory=dict)
+    """Method -> the target's probability under the fast copy that explained it (methods the full model explained
+    are absent); SHAP's values add up to this one."""
     truncated: bool = False
     """The text was longer than the model reads; words past the limit get 0."""
     cached: dict[str, bool] = field(default_factory=dict)
@@ -93,21 +107,23 @@ class Explanation:
 
 def explain(source: str | ClassifierFn, texts: str | list[str], explainers: str | tuple[str, ...] = EXPLAINERS,
             target: str | int | None = None, *, shap_max_evals: int = 300, lime_samples: int = 1000,
-            ig_steps: int = 50, seed: int = 0, use_cache: bool = True, trust: bool = True,
+            ig_steps: int = 50, seed: int = 0, fast: bool = False, use_cache: bool = True, trust: bool = True,
             progress: Progress | None = None) -> list[Explanation]:
     """Explain a run's predictions on `texts` with SHAP, LIME and/or integrated gradients, per word.
 
     `source` is a run id or a loaded `ClassifierFn` (cached in its run's folder when it has a run id); `explainers` a subset of
     ("shap", "lime", "ig") or "all"; `target` a class name or index (default: each text's predicted class).
     `trust` adds agreement, faithfulness and additivity scores (`ftlab.explain.trust`), never cached: they cost one
-    small batch of model calls. `progress` is told how far the work is (see `Progress`).
+    small batch of model calls. `progress` is told how far the work is (see `Progress`). `fast` explains with a
+    faster copy of the model where it agrees with the full one (`ftlab.explain.fast`); trust scores always score
+    the full model.
 
     >>> [e] = explain("lora-rt-demo", ["A warm, funny film."], "shap")  # doctest: +SKIP
     >>> e.top("shap")  # doctest: +SKIP
     [('warm', 0.21), ('funny', 0.17), ('film', 0.02)]
     """
     methods = _methods(explainers)
-    settings = ExplainSettings(shap_max_evals, lime_samples, ig_steps, seed)
+    settings = ExplainSettings(shap_max_evals, lime_samples, ig_steps, seed, fast)
     texts = [texts] if isinstance(texts, str) else list(texts)
     if not texts or any(not isinstance(t, str) or not t.strip() for t in texts):
         raise UserError("Nothing to explain: give a non-empty text, e.g. --text 'A warm, funny film.'")
@@ -122,7 +138,8 @@ def explain(source: str | ClassifierFn, texts: str | list[str], explainers: str 
         for result in results:
             result.trust = trust_scores(fn, split_words(result.text),
                                         {m: np.asarray(a) for m, a in result.attributions.items()},
-                                        fn.labels.index(result.target), base_value=result.base_value or None)
+                                        fn.labels.index(result.target), base_value=result.base_value or None,
+                                        outputs=result.copy_probability)
     return results
 
 
@@ -156,8 +173,11 @@ def _explain_one(fn: ClassifierFn, run_id: str | None, text: str, methods: tuple
         stored = _read(path, key)
         result.cached[method] = stored is not None
         if stored is None:
-            with report.method(fn, f"{method}: {text[:40]}", _expected_calls(method, settings)):
-                stored = _run_method(fn, readable, index, method, settings)
+            explainer_fn, precision = fast_models(fn).fn_for(method, readable.text) if settings.fast else (fn, FULL)
+            with report.method(explainer_fn, f"{method}: {text[:40]}", _expected_calls(method, settings)):
+                stored = {**_run_method(explainer_fn, readable, index, method, settings), "precision": precision}
+            if explainer_fn is not fn:
+                stored["copy_probability"] = float(explainer_fn([readable.text])[0][index])
             # Words past the cut get 0; the cut can split the last word in two ("isn'" + "t"), hence the slice.
             stored["attributions"] = (stored["attributions"] + [0.0] * len(words))[:len(words)]
             if path is not None:
@@ -165,6 +185,9 @@ def _explain_one(fn: ClassifierFn, run_id: str | None, text: str, methods: tuple
         report.unit_done(f"{method} done")
         result.attributions[method] = stored["attributions"]
         result.settings[method] = settings.of(method)
+        result.precision[method] = stored.get("precision", FULL)
+        if "copy_probability" in stored:
+            result.copy_probability[method] = stored["copy_probability"]
         if method == "shap":
             result.base_value["shap"] = stored["base_value"]
         if method == "ig":

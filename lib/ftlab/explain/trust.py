@@ -97,7 +97,7 @@ def _random_sets(n_words: int, k: int, draws: int, seed: int) -> list[np.ndarray
 
 def trust_scores(predict: Predict, words: Words, attributions: Mapping[str, np.ndarray], target: int, *,
                  k: int = 3, base_value: float | Mapping[str, float] | None = None, tolerance: float = 0.01,
-                 random_draws: int = 5, seed: int = 0) -> dict:
+                 random_draws: int = 5, seed: int = 0, outputs: Mapping[str, float] | None = None) -> dict:
     """Agreement, faithfulness and additivity scores for one text's explanations, as plain JSON-ready values.
 
     Parameters
@@ -110,6 +110,8 @@ def trust_scores(predict: Predict, words: Words, attributions: Mapping[str, np.n
     base_value : SHAP's expected value; a number applies to the method named "shap", a mapping to the methods named.
     tolerance : the largest |gap| at which additivity passes, in probability units.
     random_draws, seed : how many random k-word sets the faithfulness scores are compared with, and their seed.
+    outputs : per method, f(x)[target] of the model it explained where that is not `predict` (a fast copy of it,
+        `ftlab.explain.fast`): additivity is that model's property, so it is checked against that output.
 
     Examples
     --------
@@ -154,7 +156,8 @@ def trust_scores(predict: Predict, words: Words, attributions: Mapping[str, np.n
         "probability": full,
         "agreement": agreement,
         "faithfulness": faithfulness,
-        "additivity": {name: additivity(attributions[name], base, full, tolerance) for name, base in bases.items()},
+        "additivity": {name: additivity(attributions[name], base, (outputs or {}).get(name, full), tolerance)
+                       for name, base in bases.items()},
         "random_draws": random_draws,
         "directions": DIRECTIONS,
     }
