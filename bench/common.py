@@ -41,3 +41,9 @@ def write_section(name: str, body: str) -> None:
     pattern = re.compile(rf"<!-- {re.escape(name)}:start -->.*?<!-- {re.escape(name)}:end -->", re.S)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
     RESULTS.write_text(text)
+
+
+def load_report(samples: list[float]) -> str:
+    """The 1-minute load averages seen during a run: above the core count, other jobs shared the CPU."""
+    return (f"load average {min(samples):.1f} to {max(samples):.1f} during the run on {os.cpu_count()} cores"
+            f"{' (shared with other jobs: timings are inflated)' if max(samples) > (os.cpu_count() or 1) else ''}")

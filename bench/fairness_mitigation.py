@@ -58,7 +58,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from common import machine, use_bench_home, write_section
+from common import load_report, machine, use_bench_home, write_section
 
 METHOD = "lora"
 DEFAULT_PENALTY = 3.0
@@ -78,12 +78,6 @@ TARGET_DP_CUT, TARGET_ACC_COST = 0.75, 0.02
 """The issue's target: the dp-penalty run cuts the plain run's DP difference by 75%, losing at most 2 points."""
 NUMERIC = ["age", "capital-gain", "capital-loss", "hours-per-week"]
 CATEGORICAL = ["workclass", "occupation", "education", "marital-status", "relationship", "native-country"]
-
-
-def load(samples: list[float]) -> str:
-    """The 1-minute load averages seen during the run: above the core count, other jobs shared the CPU."""
-    return (f"load average {min(samples):.1f} to {max(samples):.1f} during the run on {os.cpu_count()} cores"
-            f"{' (shared with other jobs: timings are inflated)' if max(samples) > (os.cpu_count() or 1) else ''}")
 
 
 @dataclass(frozen=True)
@@ -287,7 +281,7 @@ def main() -> None:
                      f"{r.wall:.1f} |" for r in results)
     body = f"""## Fairness mitigation on adult_text (bench/fairness_mitigation.py)
 
-Machine: {machine()}; {load(loads)}. One run, {time.time() - started:.0f} s
+Machine: {machine()}; {load_report(loads)}. One run, {time.time() - started:.0f} s
 in all{quick}. Transformer rows: minilm, {METHOD},
 {args.train_size:,} training rows, {args.max_steps} steps, seed {args.seed}, the same rows for all three;
 dp-penalty weight {args.penalty_weight:g}. All rows scored on the same {len(test):,} test rows (majority baseline

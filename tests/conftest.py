@@ -59,6 +59,17 @@ def adult_runs(ftlab_home: Path) -> dict[str, str]:
     return {"plain": plain["run_id"], "dp": mitigated["run_id"]}
 
 
+@pytest.fixture(scope="session")
+def ner_runs(ftlab_home: Path) -> dict[str, dict]:
+    """Two tiny real NER fine-tunes on wnut16 (full and lora, 6 steps, an evaluation every 3), shared by the NER
+    training and app tests."""
+    import ftlab
+
+    return {method: ftlab.train(ftlab.TrainConfig(
+        task="ner", dataset="wnut16", method=method, train_size=96, eval_size=32, test_size=48, max_steps=6,
+        eval_steps=3, save_steps=6, log_steps=3, name=f"ner-{method}"), progress=False) for method in ("full", "lora")}
+
+
 @pytest.fixture()
 def fresh_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A home of its own for tests that count runs or break things; cwd is an empty folder beside it."""

@@ -235,3 +235,40 @@ APP_KEYWORD_GROUPS = "critics: [critic, critics]\nfunny: [funny, fun, laugh, lau
 APP_KEYWORDS_EMPTY_GROUP = "critics: [critic, critics]\nfunny: []\n"
 APP_KEYWORDS_BROKEN = "critics: [critic, critics\nfunny: [fun]\n"
 """The first list never closes."""
+
+# --- ftlab.data: NER files for load_tagged (the same two sentences in every scheme) ---------------------------
+
+NER_TOKENS = [["John", "Smith", "visited", "New", "York", "City"], ["Apple", "hired", "Ann"]]
+NER_IOB2 = [["B-PER", "I-PER", "O", "B-LOC", "I-LOC", "I-LOC"], ["B-ORG", "O", "B-PER"]]
+NER_IOB1 = [["I-PER", "I-PER", "O", "I-LOC", "I-LOC", "I-LOC"], ["I-ORG", "O", "I-PER"]]
+NER_BIOES = [["B-PER", "E-PER", "O", "B-LOC", "I-LOC", "E-LOC"], ["S-ORG", "O", "S-PER"]]
+NER_BILOU = [["B-PER", "L-PER", "O", "B-LOC", "I-LOC", "L-LOC"], ["U-ORG", "O", "U-PER"]]
+# IOB1 writes B- only where an entity starts right after another of the same type.
+IOB1_ADJACENT = (["I-PER", "B-PER", "O"], ["B-PER", "B-PER", "O"])
+
+# Tabs and spaces, CoNLL-2003's four columns, a -DOCSTART- line, whitespace-only and doubled separator lines.
+NER_CONLL = ("-DOCSTART- -X- O O\n\nJohn\tB-PER\nSmith\tI-PER\nvisited\tO\nNew NNP B-NP B-LOC\nYork\tI-LOC\n"
+             "City\tI-LOC\n \t\n\nApple\tB-ORG\nhired O\nAnn\tB-PER\n")
+NER_JSONL = ('{"tokens": ["John", "Smith", "visited", "New", "York", "City"], "tags": ["B-PER", "I-PER", "O", '
+             '"B-LOC", "I-LOC", "I-LOC"], "source": "a"}\n\n{"tokens": ["Apple", "hired", "Ann"], '
+             '"tags": ["B-ORG", "O", "B-PER"], "source": "b"}\n')
+CONLL_NO_TAG = "John\tB-PER\nSmith\n\nAnn\tB-PER\n"  # line 2 has no tag
+CONLL_UNKNOWN_SCHEME = "John\tPER\nSmith\tPER\n"  # no prefix: no known scheme
+CONLL_BIOES_BROKEN = "John\tB-PER\nSmith\tO\n\nAnn\tS-PER\n"  # line 2: the entity opened on line 1 never ends
+CONLL_IOB2_BROKEN = "visited\tO\nYork\tI-LOC\n"  # line 2 opens with I- (invalid in IOB2)
+JSONL_LENGTHS_DIFFER = '{"tokens": ["Paris", "rocks"], "tags": ["B-LOC"]}\n'
+JSONL_EMPTY_SENTENCE = '{"tokens": ["Paris"], "tags": ["B-LOC"]}\n{"tokens": [], "tags": []}\n'
+
+# --- ftlab.tasks.ner: alignment and the seqeval report -------------------------------------------------------------
+
+# Words the MiniLM (uncased WordPiece) tokenizer splits into several pieces, with their tags.
+NER_SPLIT_WORDS = (["@jtimberlake", "met", "Schwarzenegger", "in", "Kuala", "Lumpur", "#blessed"],
+                   ["O", "O", "B-person", "O", "B-geo-loc", "I-geo-loc", "O"])
+# A tiny report worked out by hand: gold has PER(0-2), LOC(3-4), ORG(5); predicted has PER(0-2) right, LOC(3)
+# cut short (wrong), ORG(5) right and an extra LOC(7). PER: p 1/1 r 1/1; LOC: p 0/2 r 0/1; ORG: p 1/1 r 1/1.
+# Micro: 2 correct of 4 predicted, 3 gold: p 0.5, r 2/3, f1 4/7. Token accuracy: 6 of 8 tags right.
+SEQEVAL_GOLD = [["B-PER", "I-PER", "O", "B-LOC", "I-LOC", "B-ORG", "O", "O"]]
+SEQEVAL_PRED = [["B-PER", "I-PER", "O", "B-LOC", "O", "B-ORG", "O", "B-LOC"]]
+SEQEVAL_EXPECTED = {"micro_precision": 0.5, "micro_recall": 2 / 3, "micro_f1": 4 / 7, "token_accuracy": 6 / 8,
+                    "PER_f1": 1.0, "LOC_precision": 0.0, "LOC_recall": 0.0, "LOC_support": 1.0, "ORG_f1": 1.0,
+                    "macro_f1": 2 / 3}

@@ -271,3 +271,14 @@ def test_the_queue_panel_sets_the_concurrency_the_cli_sees(fresh_home: Path) -> 
     box.set_value(2).run()
     assert jobs.concurrency() == 2
     assert "Up to 2 job(s) run at once" in " ".join(c.value for c in at.caption)
+
+
+def test_a_registered_dataset_brings_its_task(fresh_home: Path) -> None:
+    """Choosing wnut16 on the page makes an NER config: the task is not a separate field to get wrong."""
+    at = open_train()
+    assert "train.task" not in {w.key for w in at.selectbox}
+    at.selectbox(key="train.dataset").select("wnut16").run()
+    assert "task: ner" in " ".join(c.value for c in at.caption)
+    form = FormResult(submitted=True, method="lora", values={"max_steps": 3})
+    config = build_config(DataChoice({"dataset": "wnut16", "task": "ner"}), form)
+    assert (config.task, config.dataset, config.method) == ("ner", "wnut16", "lora")

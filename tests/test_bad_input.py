@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import fixtures as fx
+from ftlab.config import TrainConfig
 from ftlab.cli import main
 
 FAKE_RUN = "lora-rt-demo"
@@ -86,9 +87,21 @@ CASES = [
     C("unknown-hub-model-offline", "train --model org/no-such-model", ["'org/no-such-model'", "minilm"]),
     C("model-folder-without-config", "train --model {in}", ["config.json", "minilm"], {"notes.txt": "no model here"}),
     C("unknown-method", "train --method qlora", ["Unknown method 'qlora'", "lora", "freeze", "bitfit", "full"]),
-    C("unknown-task", "train --task ner", ["Unknown task 'ner'", "classification"]),
-    C("unknown-task-ner-dataset", "train --task ner --dataset wnut16", ["Unknown task 'ner'", "classification"]),
-    C("dataset-of-another-task", "train --dataset wnut16", ["wnut16", "'ner' task", "classification"]),
+    C("unknown-task", "train --task sft", ["Unknown task 'sft'", "classification", "ner"]),
+    C("ner-task-classification-dataset", "train --task ner --dataset rotten_tomatoes",
+      ["'rotten_tomatoes' is for the 'classification' task, not 'ner'", "--task classification", "wnut16"]),
+    C("dataset-of-another-task", "train --dataset wnut16", ["wnut16", "'ner' task", "--task ner"]),
+    # -- NER files -------------------------------------------------------------------------------------------------
+    C("ner-conll-line-without-tag", "train --task ner --data {in}/a.conll",
+      ["a.conll, line 2", "'Smith' has a token but no tag"], {"a.conll": fx.CONLL_NO_TAG}),
+    C("ner-unknown-tag-scheme", "train --task ner --data {in}/a.conll", ["line 1", "'PER' is in no known tag scheme"],
+      {"a.conll": fx.CONLL_UNKNOWN_SCHEME}),
+    C("ner-bad-scheme-flag", "train --task ner --data {in}/a.conll --tag-scheme iob3",
+      ["--tag-scheme", "iob3", "auto"], {"a.conll": fx.NER_CONLL}),
+    C("ner-lengths-differ", "train --task ner --data {in}/a.jsonl", ["line 1", "2 tokens but 1 tags"],
+      {"a.jsonl": fx.JSONL_LENGTHS_DIFFER}),
+    C("ner-empty-sentence", "train --task ner --data {in}/a.jsonl", ["line 2", "empty sentence"],
+      {"a.jsonl": fx.JSONL_EMPTY_SENTENCE}),
     C("dataset-of-another-task-lists-datasets", "train --dataset wnut16", ["wnut16", "adult_text", "rotten_tomatoes"]),
     C("option-of-another-method", "train --method lora --freeze-layers 3",
       ["--freeze-layers is an option of --method freeze", "not of --method lora"]),
@@ -190,6 +203,7 @@ def _write_fake_run(home: Path) -> None:
     folder = home / "runs" / FAKE_RUN
     folder.mkdir(parents=True)
     (folder / "state.json").write_text(json.dumps({"run_id": FAKE_RUN, "status": "finished", "labels": ["neg", "pos"]}))
+    (folder / "config.yaml").write_text(TrainConfig(name=FAKE_RUN).to_yaml())  # every run folder starts with it
 
 
 def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:

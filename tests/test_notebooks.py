@@ -20,19 +20,22 @@ NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 
 # Budgets the notebooks read in their `parameters` cell: each notebook takes under a minute on 2 idle CPU cores
-# (01 about 30 s, 15 about 50 s, 16 about 40 s; about twice that when another CPU-heavy job shares them).
+# (01 about 30 s, 15 about 50 s, 16 about 40 s; about twice that when another CPU-heavy job shares them; 10 took
+# 50 to 100 s while a CI run shared the cores, not yet timed on idle ones).
 SMALL_BUDGETS = {
     "FTLAB_NB_MAX_STEPS": "12",
     "FTLAB_NB_TRAIN_SIZE": "64",
     "FTLAB_NB_EVAL_SIZE": "32",
     "FTLAB_NB_MAX_LENGTH": "32",
     "FTLAB_NB_EXPLAIN_BUDGET": "small",  # notebook 15: 60 SHAP evaluations, 100 LIME samples, 8 IG steps, 20 texts
-    "FTLAB_NB_TEST_SIZE": "400",  # notebook 16: score and analyse 400 of adult_text's 4,886 test rows
+    "FTLAB_NB_TEST_SIZE": "400",  # notebook 16: score and analyse 400 of adult_text's 4,886 test rows (10: all 240)
 }
 
 # What each notebook must have printed: strings of the output its lesson is about.
 EXPECTED_OUTPUTS = {
     "01_full_fine_tuning.ipynb": ["precision", "recall"],  # the classification report
+    "10_named_entity_recognition.ipynb": ["B-person", "-100 (ignored)",  # the tag maps, the label alignment
+                                          "micro avg", "entity micro-F1", "start"],  # seqeval's report, offsets
     "15_explaining_predictions.ipynb": ["additivity", "comprehensiveness", "sufficiency", "spearman",
                                         "top_k_overlap", "global view over"],
     "16_fairness_and_error_analysis.ipynb": ["demographic_parity_difference", "equalized_odds_difference",

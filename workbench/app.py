@@ -19,6 +19,7 @@ pages = {
         st.Page("views/explain.py", title="Explain", icon=":material/psychology:", url_path="explain"),
         st.Page("views/fairness.py", title="Fairness", icon=":material/balance:", url_path="fairness"),
         st.Page("views/errors.py", title="Errors", icon=":material/error:", url_path="errors"),
+        st.Page("views/entities.py", title="Entities", icon=":material/label:", url_path="entities"),
     ],
 }
 st.navigation(pages).run()

@@ -139,6 +139,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, tuple[str, str]]]
     explain.add_argument("--fast", action="store_true",
                          help="explain with a faster bf16 copy of the model (int8 for SHAP and LIME on CPUs without "
                               "fast bf16), used where its probabilities agree with the full model's within 0.01")
+    explain.add_argument("--entity", type=int, default=0, metavar="N",
+                         help="NER runs: which entity of the text to explain, by number (0, the first, by default); "
+                              "integrated gradients of its tags")
     explain.add_argument("--no-cache", action="store_true", help="recompute even when the explanation is cached")
     explain.add_argument("--json", action="store_true")
 
@@ -262,9 +265,10 @@ def cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     table, metrics = predictions(args.run, args.split, refresh_cache=args.refresh)
     record = summary(args.run)
     main = record["main_metric"]["name"]
-    from sklearn.metrics import classification_report
+    from ftlab.tasks import get_task
 
-    record.update(classification_report=classification_report(table["gold"], table["predicted"], zero_division=0),
+    report = get_task(record["task"]).text_report(table)
+    record.update(classification_report=report,
                   split=args.split, metrics=metrics, predictions=str(predictions_path(args.run, args.split)),
                   examples=len(table), main_metric={"name": main, "split": args.split, "value": metrics.get(main)})
     return record
@@ -272,6 +276,13 @@ def cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_explain(args: argparse.Namespace) -> dict[str, Any]:
     from ftlab.explain import explain
+    from ftlab.runs import read_config, read_state
+
+    read_state(args.run)
+    if read_config(args.run).task == "ner":
+        from ftlab.explain.entity import explain_entity
+
+        return explain_entity(args.run, args.text, args.entity, ig_steps=args.ig_steps).to_dict()
 
     [explanation] = explain(args.run, [args.text], args.explainer, args.target, shap_max_evals=args.shap_evals,
                             lime_samples=args.lime_samples, ig_steps=args.ig_steps, fast=args.fast,

@@ -32,8 +32,10 @@ def predictions_table(args: argparse.Namespace) -> Any:
     """The run's predictions on --split (computed once, then cached) or on --data (scored each time)."""
     from ftlab.data import SPLITS
     from ftlab.evaluate import load_trained, predictions, predictions_path
-    from ftlab.runs import read_state
+    from ftlab.runs import read_state, require_classification
 
+    read_state(args.run)  # an unknown run first
+    require_classification(args.run, f"`ftlab {args.command}`")
     if args.data is None:
         given = [flag for flag, value in (("--text-col", args.text_col), ("--label-col", args.label_col)) if value]
         if given:

@@ -54,6 +54,13 @@ def _fmt(value: Any) -> str:
 
 
 def _print_explanation(result: dict[str, Any]) -> None:
+    if "entity" in result:  # an NER run's entity
+        entity = result["entity"]
+        ranked = sorted(zip(result["words"], result["attributions"]), key=lambda pair: -pair[1])[:5]
+        print(f"{entity['text']} ({entity['type']}, {entity['score']:.3f}) at {entity['start']}-{entity['end']}; "
+              f"entities found: {', '.join(e['text'] for e in result['entities'])}")
+        print("  ig   " + "  ".join(f"{word} {score:+.3f}" for word, score in ranked) + f"  delta {result['delta']:.1e}")
+        return
     probs = ", ".join(f"{k} {v:.3f}" for k, v in result["prediction"]["probabilities"].items())
     print(f"{result['prediction']['label']}  ({probs})  explaining: {result['target']}"
           + ("  [text truncated to the model's max length]" if result.get("truncated") else ""))

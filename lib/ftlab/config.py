@@ -14,17 +14,24 @@ import yaml
 
 from ftlab.errors import UserError
 
+TAG_SCHEMES = ("auto", "iob1", "iob2", "bio", "bioes", "iobes", "bilou")
+"""--tag-scheme values (`ftlab.data.tag_schemes` reads each; bio is iob2, iobes and bilou are bioes)."""
+
 PRESETS_DIR = Path(__file__).resolve().parents[2] / "configs" / "presets"
 
 
 @dataclass
 class TrainConfig:
     task: str = "classification"
-    """What the model learns to do: `classification` (NER and SFT come as plug-in tasks)."""
+    """What the model learns to do: `classification` (one label per text) or `ner` (a tag per word)."""
     dataset: str | None = None
     """Name of a registered dataset (`ftlab datasets`). Defaults to `rotten_tomatoes` when --data is not given."""
     data: str | None = None
-    """Path to your own CSV / JSONL / Parquet file, instead of --dataset."""
+    """Path to your own file, instead of --dataset: CSV / TSV / JSONL / Parquet for classification; CoNLL (a token
+    and its tag per line) or JSONL (`tokens`, `tags`) for ner."""
+    tag_scheme: str = "auto"
+    """Entity tags of an NER --data file: `iob1`, `iob2` (bio), `bioes` (iobes, bilou), or `auto` to detect it;
+    converted to IOB2 for training."""
     text_col: str = "text"
     """Column of --data holding the text."""
     label_col: str = "label"
@@ -124,6 +131,8 @@ class TrainConfig:
                  f"must be between 0 and 1, got {self.learning_rate}", "e.g. --learning-rate 2e-5")
         _require(self.weight_decay >= 0, "--weight-decay", f"must be 0 or more, got {self.weight_decay}", "e.g. 0.01")
         _require(0 <= self.warmup_ratio < 1, "--warmup-ratio", f"must be in [0, 1), got {self.warmup_ratio}", "e.g. 0.06")
+        _require(isinstance(self.tag_scheme, str) and self.tag_scheme.lower() in TAG_SCHEMES, "--tag-scheme",
+                 f"must be one of {', '.join(TAG_SCHEMES)}, got {self.tag_scheme!r}", "use --tag-scheme auto")
         _require(self.padding in ("dynamic", "max_length"), "--padding",
                  f"must be 'dynamic' or 'max_length', got {self.padding!r}", "use --padding dynamic")
         _require(isinstance(self.method_options, dict), "method_options", "must be a mapping of option: value",

@@ -82,9 +82,19 @@ def score_frame(task: Task, model: Any, tokenizer: Any, frame: pd.DataFrame, con
             gold.append(batch.pop("labels").numpy())
             out = model(**{k: v.to(device) for k, v in batch.items()})
             logits.append(out.logits.float().cpu().numpy())
-    all_logits, all_gold = np.concatenate(logits), np.concatenate(gold)
+    all_logits, all_gold = stack_batches(logits, 0.0), stack_batches(gold, -100)
     metrics = task.compute_metrics(labels)(EvalPrediction(predictions=all_logits, label_ids=all_gold))
-    return task.predictions_table(frame, all_logits, labels), metrics
+    return task.predictions_table(frame, all_logits, labels, all_gold), metrics
+
+
+def stack_batches(arrays: list[np.ndarray], pad: float) -> np.ndarray:
+    """Concatenate per-batch arrays; per-token ones (batches padded to different lengths) are first padded on the
+    token axis with `pad` (-100 for labels: ignored, like the collator's padding)."""
+    if arrays[0].ndim == 1 or all(a.shape[1:] == arrays[0].shape[1:] for a in arrays):
+        return np.concatenate(arrays)
+    width = max(a.shape[1] for a in arrays)
+    return np.concatenate([np.pad(a, [(0, 0), (0, width - a.shape[1])] + [(0, 0)] * (a.ndim - 2),
+                                  constant_values=pad) for a in arrays])
 
 
 def predictions_path(run_id: str, split: str) -> Path:

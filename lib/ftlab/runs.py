@@ -139,7 +139,21 @@ def read_config(run_id: str) -> TrainConfig:
     """The run's saved TrainConfig (light: no torch import, so the app's pages can call it)."""
     from ftlab.config import TrainConfig
 
-    return TrainConfig.from_yaml((run_dir(run_id) / "config.yaml").read_text())
+    path = run_dir(run_id) / "config.yaml"
+    if not path.is_file():
+        read_state(run_id)  # an unknown run is named as such first
+        raise UserError(f"Run '{run_id}' has no config.yaml ({path} is missing): its folder is incomplete. "
+                        "Start a new run with `ftlab train`.")
+    return TrainConfig.from_yaml(path.read_text())
+
+
+def require_classification(run_id: str, what: str) -> None:
+    """Refuse a run of another task for a classification-only feature (`what`, e.g. "ftlab slices")."""
+    task = read_config(run_id).task
+    if task != "classification":
+        page = " and the app's Entities page shows its entities, confusions and worst sentences" if task == "ner" else ""
+        raise UserError(f"Run '{run_id}' is a {task} run; {what} covers classification runs. For this run, "
+                        f"`ftlab evaluate {run_id}` prints its report{page}.")
 
 
 def last_checkpoint(run_id: str) -> Path | None:

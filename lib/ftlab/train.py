@@ -23,7 +23,7 @@ import torch
 from ftlab import runs, tracking
 from ftlab.callbacks import CANCEL_FILE, CancelCallback, Heartbeat, StepTimer, TrackingCallback
 from ftlab.config import TrainConfig
-from ftlab.data import SPLITS, get_dataset, list_datasets, load_table, split_frame, subsample
+from ftlab.data import SPLITS, get_dataset, list_datasets, split_frame, subsample
 from ftlab.errors import UserError
 from ftlab.evaluate import read_split, save_predictions, score_frame
 from ftlab.methods import check_supports, count_parameters, get_method
@@ -72,7 +72,8 @@ def plan(config: TrainConfig) -> Plan:
 def load_splits(config: TrainConfig) -> dict[str, pd.DataFrame]:
     """Seeded train/validation/test splits of the configured data (grouped where the dataset says so)."""
     if config.data is not None:
-        frame, group_col = load_table(config.data, config.text_col, config.label_col), None
+        task = get_task(config.task)
+        frame, group_col = task.read_file(config), task.file_group_col
     else:
         spec = get_dataset(config.dataset)
         frame, group_col = spec.load(), spec.group_col
@@ -95,7 +96,8 @@ def prepare(config: TrainConfig) -> runs.RunState:
     resolved = plan(config)
     splits = load_splits(config)
     check_sensitive_col(config, splits["train"])
-    labels = resolved.task.labels_of(splits["train"])
+    # From every split: a class (or entity type) that only the test rows have still gets a place in the head.
+    labels = resolved.task.labels_of(pd.concat(splits.values(), ignore_index=True))
     run_id = config.name or runs.new_run_id(config.method, resolved.dataset_name)
     folder = runs.create_run_dir(run_id)
     (folder / "config.yaml").write_text(config.to_yaml())

@@ -28,7 +28,8 @@ from ftlab.tasks import list_tasks
 
 UP_FRONT = ("model", "epochs", "max_steps", "learning_rate", "batch_size", "seed", "name")
 """Fields shown first; every other field the form owns goes in the Advanced expander."""
-ASKED_ABOVE = ("dataset", "data", "text_col", "label_col", "method", "method_options")
+ASKED_ABOVE = ("task", "dataset", "data", "text_col", "label_col", "method", "method_options")
+"""Fields the data and method choices above the form set: a registered dataset brings its task."""
 """Fields chosen above the form, because they change what the form shows."""
 REGISTERED, UPLOAD = "A registered dataset", "My own table"
 _UNSET = {"learning_rate": "auto"}
@@ -38,7 +39,7 @@ _UNSET = {"learning_rate": "auto"}
 @dataclass
 class DataChoice:
     values: dict[str, Any]
-    """`dataset`, or `data` with `text_col` and `label_col`."""
+    """`dataset` with its `task`, or `data` with `text_col` and `label_col` (a classification table)."""
     error: str | None = None
 
 
@@ -80,9 +81,11 @@ def data_source() -> DataChoice:
         default = "rotten_tomatoes" if "rotten_tomatoes" in specs else names[0]
         name = st.selectbox("Dataset", names, index=names.index(default), help=docs["dataset"], key="train.dataset")
         st.caption(f"{specs[name].description} (task: {specs[name].task})")
-        return DataChoice({"dataset": name})
+        return DataChoice({"dataset": name, "task": specs[name].task})
     file = st.file_uploader("Table", type=[s.lstrip(".") for s in SUFFIXES], key="train.upload",
-                            help=f"{docs['data']} Up to {uploads.MAX_UPLOAD_MB} MB; kept in the workbench home.")
+                            help=f"A classification table (CSV, TSV, JSON lines or Parquet), up to {uploads.MAX_UPLOAD_MB} "
+                                 "MB; kept in the workbench home. NER files (CoNLL, JSONL of tokens and tags) train "
+                                 "from the command line for now: `ftlab train --task ner --data FILE`.")
     if file is None:
         return DataChoice({}, "No table uploaded yet: upload a CSV, TSV, JSON lines or Parquet file, or choose "
                               f"'{REGISTERED}' above.")
@@ -99,7 +102,7 @@ def data_source() -> DataChoice:
                                 placeholder="Choose the column with the labels", key=f"train.label_col.{path.name}")
     st.caption(f"First rows of {file.name}")
     st.dataframe(head, hide_index=True)
-    values = {"data": str(path), "text_col": text_col, "label_col": label_col}
+    values = {"data": str(path), "text_col": text_col, "label_col": label_col, "task": "classification"}
     try:
         preview = _inspect(str(path), text_col, label_col)
     except UserError as exc:

@@ -1,4 +1,4 @@
-"""Choosing a finished classification run: from the page URL's `run` query parameter, else a selectbox."""
+"""Choosing a finished run of one task: from the page URL's `run` query parameter, else a selectbox."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import streamlit as st
 from components.run_table import load_runs
 
 
-def finished_run(page: str) -> str:
-    """The chosen run id, kept in the URL (`<page>?run=RUN`); stops the page when no run has finished yet."""
-    finished = [r["run_id"] for r in load_runs() if r["status"] == "finished" and r["task"] == "classification"]
+def finished_run(page: str, task: str = "classification") -> str:
+    """The chosen run id, kept in the URL (`<page>?run=RUN`); stops the page when no run of `task` has finished."""
+    finished = [r["run_id"] for r in load_runs() if r["status"] == "finished" and r["task"] == task]
     if not finished:
-        st.info("No finished classification run yet. Train one on the Train page.")
+        what = "NER" if task == "ner" else task
+        hint = " (choose the ner task and the wnut16 dataset)" if task == "ner" else ""
+        st.info(f"No finished {what} run yet. Train one on the Train page{hint}.")
         st.page_link("views/train.py", label="Go to Train", icon=":material/rocket_launch:")
         st.stop()
     wanted = st.query_params.get("run")

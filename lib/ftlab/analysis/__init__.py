@@ -17,8 +17,11 @@ from ftlab.analysis.embeddings import (RunEmbeddings, embed_texts, embedding_map
                                        map_frame, run_embeddings)
 from ftlab.analysis.errors import (class_report, confident_errors, confusion, confusion_examples,  # noqa: E402
                                    confusion_figure)
+from ftlab.analysis.entities import (confusion_sentences, type_confusion, type_confusion_figure,  # noqa: E402
+                                     type_report, worst_sentences)
 
 __all__ += ["RunEmbeddings", "calibration_by_slice", "class_report", "confident_errors", "confusion",
             "confusion_examples", "confusion_figure", "embed_texts", "embedding_map", "expected_calibration_error",
             "map_figure", "map_frame", "reliability", "reliability_by_slice", "reliability_figure",
-            "run_embeddings"]
+            "run_embeddings", "confusion_sentences", "type_confusion", "type_confusion_figure", "type_report",
+            "worst_sentences"]

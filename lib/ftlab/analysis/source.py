@@ -14,7 +14,7 @@ import pandas as pd
 
 from ftlab.data import load_table
 from ftlab.data.files import free_name
-from ftlab.runs import read_state
+from ftlab.runs import read_state, require_classification
 
 PREDICTION_COLUMNS = ("gold", "predicted", "confidence", "correct")
 """Columns the predictions table adds (with prob_<label> per label): a file's own column of that name is renamed."""
@@ -32,6 +32,7 @@ def scored_table(run_id: str, path: str | Path, *, text_col: str = "text", label
     from ftlab.evaluate import load_trained, score_frame
 
     read_state(run_id)
+    require_classification(run_id, "scoring a labelled file for slices and error analysis")
     frame = load_table(path, text_col=text_col, label_col=label_col)
     model, tokenizer, config, labels, task = load_trained(run_id)
     table, _ = score_frame(task, model, tokenizer, _clear_of(frame, labels), config, labels)

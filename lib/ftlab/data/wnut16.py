@@ -30,10 +30,11 @@ def parse_conll(lines: Iterable[str]) -> list[tuple[list[str], list[str]]]:
 
 
 def load() -> pd.DataFrame:
-    """One row per sentence: `tokens` and `tags`, lists of equal length."""
+    """One row per sentence: `tokens` and `tags` (lists of equal length) and `text`, the tokens joined by spaces."""
     with asset_file("wnut16").open(encoding="utf-8") as fh:
         sentences = parse_conll(fh)
-    return pd.DataFrame(sentences, columns=["tokens", "tags"])
+    frame = pd.DataFrame(sentences, columns=["tokens", "tags"])
+    return frame.assign(text=frame["tokens"].map(" ".join))
 
 
 SPEC = register_dataset(
@@ -42,5 +43,6 @@ SPEC = register_dataset(
         task="ner",
         load=load,
         description="2,394 tweets tagged with 10 entity types (person, geo-loc, company, ...) in BIO format.",
+        group_col="text",
     )
 )

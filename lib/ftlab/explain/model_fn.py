@@ -36,10 +36,10 @@ class ClassifierFn:
     @classmethod
     def from_run(cls, run_id: str) -> ClassifierFn:
         from ftlab.evaluate import load_trained
+        from ftlab.runs import require_classification
 
+        require_classification(run_id, "this explanation (SHAP, LIME and IG of a class)")
         model, tokenizer, config, labels, task = load_trained(run_id)
-        if task.name != "classification":
-            raise UserError(f"Run '{run_id}' is a {task.name} run; explanations cover classification runs for now.")
         return cls(model, tokenizer, list(labels), config.max_length, run_id=run_id)
 
     def __call__(self, texts: list[str] | np.ndarray) -> np.ndarray:

@@ -1,6 +1,7 @@
-"""Tasks: what a run learns (classification here; NER and SFT plug in the same way)."""
+"""Tasks: what a run learns (classification, NER; SFT plugs in the same way)."""
 
 from ftlab.tasks.base import Task, get_task, list_tasks, register_task
 from ftlab.tasks.classification import CLASSIFICATION, classification_metrics
+from ftlab.tasks.ner import NER
 
-__all__ = ["CLASSIFICATION", "Task", "classification_metrics", "get_task", "list_tasks", "register_task"]
+__all__ = ["CLASSIFICATION", "NER", "Task", "classification_metrics", "get_task", "list_tasks", "register_task"]

@@ -5,6 +5,7 @@ Tasks are registered by name; the trainer only talks to this interface.
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,13 @@ class Task(ABC):
     main_metric: str
     """Metric (without split prefix) that ranks runs and drives early stopping."""
     greater_is_better: bool = True
+
+    file_group_col: str | None = None
+    """Split a user's --data file so that no value of this column lands in two splits (e.g. repeated sentences)."""
+
+    @abstractmethod
+    def read_file(self, config: Any) -> pd.DataFrame:
+        """The user's --data file as this task's standard frame (`ftlab.data.registry.DatasetSpec` says which)."""
 
     @abstractmethod
     def labels_of(self, frame: pd.DataFrame) -> list[str]:
@@ -43,12 +51,43 @@ class Task(ABC):
         """For `Trainer(compute_metrics=...)`: EvalPrediction -> flat {metric: number}."""
 
     @abstractmethod
-    def predictions_table(self, frame: pd.DataFrame, logits: Any, labels: list[str]) -> pd.DataFrame:
-        """One row per example: input, gold, prediction, scores, correctness, and the frame's metadata."""
+    def predictions_table(self, frame: pd.DataFrame, logits: Any, labels: list[str],
+                          label_ids: Any = None) -> pd.DataFrame:
+        """One row per example: input, gold, prediction, scores, correctness, and the frame's metadata.
+
+        `label_ids` are the encoded gold labels as the model saw them (per token for token tasks, where -100 marks
+        the positions that carry no label)."""
+
+    @abstractmethod
+    def text_report(self, table: pd.DataFrame) -> str:
+        """The per-class (per-entity-type) precision/recall/F1 table of a predictions table, as text."""
 
     @abstractmethod
     def predict(self, model: nn.Module, tokenizer: Any, texts: list[str], labels: list[str], config: Any) -> list[dict]:
         """Predictions for raw texts, in the CLI's JSON shape (without run_id)."""
+
+
+def load_with_head(auto_class: Any, model_name: str, labels: list[str], *, task: str,
+                   trust_remote_code: bool = False) -> nn.Module:
+    """A pre-trained body with a fresh head of `auto_class` (e.g. AutoModelForTokenClassification) for `labels`,
+    marked with the parameters the checkpoint lacked (`ftlab_new_parameters`: every method trains them) and its
+    task (`ftlab_task`)."""
+    from ftlab.models import load_pretrained
+
+    quiet = logging.getLogger("transformers")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # "newly initialized head" and sharding notes are expected, not news
+    try:
+        model, info = load_pretrained(
+            auto_class, model_name, trust_remote_code=trust_remote_code, num_labels=len(labels),
+            id2label=dict(enumerate(labels)), label2id={label: i for i, label in enumerate(labels)},
+            output_loading_info=True,
+        )
+    finally:
+        quiet.setLevel(level)
+    model.ftlab_new_parameters = set(info.get("missing_keys", ()))
+    model.ftlab_task = task
+    return model
 
 
 TASKS: Registry[Task] = Registry("task", "Choose one with --task.")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -13,8 +12,7 @@ from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_su
 from torch import nn
 
 from ftlab.errors import UserError
-from ftlab.models import load_pretrained
-from ftlab.tasks.base import Task, register_task
+from ftlab.tasks.base import Task, load_with_head, register_task
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -43,26 +41,18 @@ class ClassificationTask(Task):
     name = "classification"
     main_metric = "accuracy"
 
+    def read_file(self, config: Any) -> pd.DataFrame:
+        from ftlab.data.files import load_table
+
+        return load_table(config.data, config.text_col, config.label_col)
+
     def labels_of(self, frame: pd.DataFrame) -> list[str]:
         return sorted(frame["label"].astype(str).unique())
 
     def load_model(self, model_name: str, labels: list[str], *, trust_remote_code: bool = False) -> nn.Module:
         from transformers import AutoModelForSequenceClassification
 
-        quiet = logging.getLogger("transformers")
-        level = quiet.level
-        quiet.setLevel(logging.ERROR)  # "newly initialized head" and sharding notes are expected, not news
-        try:
-            model, info = load_pretrained(
-                AutoModelForSequenceClassification, model_name, trust_remote_code=trust_remote_code,
-                num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)},
-                output_loading_info=True,
-            )
-        finally:
-            quiet.setLevel(level)
-        model.ftlab_new_parameters = set(info.get("missing_keys", ()))
-        model.ftlab_task = self.name
-        return model
+        return load_with_head(AutoModelForSequenceClassification, model_name, labels, task=self.name, trust_remote_code=trust_remote_code)
 
     def encode(self, frame: pd.DataFrame, tokenizer: Any, config: Any, labels: list[str],
                extra_columns: tuple[str, ...] = ()) -> Any:
@@ -95,7 +85,8 @@ class ClassificationTask(Task):
 
         return compute
 
-    def predictions_table(self, frame: pd.DataFrame, logits: Any, labels: list[str]) -> pd.DataFrame:
+    def predictions_table(self, frame: pd.DataFrame, logits: Any, labels: list[str],
+                          label_ids: Any = None) -> pd.DataFrame:
         probs = softmax(np.asarray(logits, dtype=np.float64))
         predicted = probs.argmax(-1)
         table = pd.DataFrame({
@@ -112,6 +103,11 @@ class ClassificationTask(Task):
         for column in metadata:
             table[column] = frame[column].to_numpy()
         return table
+
+    def text_report(self, table: pd.DataFrame) -> str:
+        from sklearn.metrics import classification_report
+
+        return classification_report(table["gold"], table["predicted"], zero_division=0)
 
     def predict(self, model: nn.Module, tokenizer: Any, texts: list[str], labels: list[str], config: Any) -> list[dict]:
         results: list[dict] = []
