@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 
 import fixtures as fx
+from ftlab.config import TrainConfig
 from ftlab.cli import main
 from ftlab.cli_analysis import METRIC_CHOICES
 from ftlab.evaluate import predictions
@@ -241,13 +243,12 @@ def test_bad_input_is_one_clear_line(argv: str, expect: list[str], rt_run: tuple
             folder.mkdir(parents=True)
             (folder / "state.json").write_text(json.dumps({"run_id": run_id, "status": status,
                                                            "labels": ["fresh", "rotten"]}))
+            (folder / "config.yaml").write_text(TrainConfig(name=run_id).to_yaml())  # a run folder starts with it
     try:
         rc, out, err = run_cli(argv.replace(RT, rt_run[0]).replace("{in}", str(tmp_path)).split(), capsys)
     finally:
         for run_id in ("broken", "waiting"):
-            if (ftlab_home / "runs" / run_id).is_dir():
-                (ftlab_home / "runs" / run_id / "state.json").unlink()
-                (ftlab_home / "runs" / run_id).rmdir()
+            shutil.rmtree(ftlab_home / "runs" / run_id, ignore_errors=True)
     message = err.strip()
     assert rc == 2, f"exit code {rc}, stderr:\n{err}"
     assert out == "" and "Traceback" not in err and "\n" not in message and message.count("error:") == 1, err
