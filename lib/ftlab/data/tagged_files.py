@@ -50,6 +50,12 @@ def load_tagged(path: str | Path, scheme: str = "auto") -> pd.DataFrame:
     return frame.assign(tags=iob2)
 
 
+def with_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with `text`, its words joined by spaces: what tables show, and what splits group by so that a
+    sentence repeated in the data (retweets, in WNUT) never lands in two splits."""
+    return frame.assign(text=frame["tokens"].map(" ".join))
+
+
 def _read_conll(content: str, path: Path) -> tuple[pd.DataFrame, list[list[int]]]:
     """(the sentences, each token's line number per sentence)."""
     sentences: list[tuple[list[str], list[str]]] = []

@@ -8,6 +8,7 @@ import pandas as pd
 
 from ftlab.assets import asset_file
 from ftlab.data.registry import DatasetSpec, register_dataset
+from ftlab.data.tagged_files import with_text
 
 
 def parse_conll(lines: Iterable[str]) -> list[tuple[list[str], list[str]]]:
@@ -34,7 +35,7 @@ def load() -> pd.DataFrame:
     with asset_file("wnut16").open(encoding="utf-8") as fh:
         sentences = parse_conll(fh)
     frame = pd.DataFrame(sentences, columns=["tokens", "tags"])
-    return frame.assign(text=frame["tokens"].map(" ".join))
+    return with_text(frame)
 
 
 SPEC = register_dataset(

@@ -86,12 +86,6 @@ def repair_iob2(tags: list[str]) -> list[str]:
     return repaired
 
 
-def with_text(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame with `text`, its words joined by spaces: what tables show, and what splits group by so that a
-    sentence repeated in the data (retweets, in WNUT) never lands in two splits."""
-    return frame.assign(text=frame["tokens"].map(" ".join))
-
-
 def _softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits - logits.max(-1, keepdims=True))
     return shifted / shifted.sum(-1, keepdims=True)
@@ -109,7 +103,7 @@ class TokenClassificationTask(Task):
     file_group_col = "text"
 
     def read_file(self, config: Any) -> pd.DataFrame:
-        from ftlab.data.tagged_files import load_tagged
+        from ftlab.data.tagged_files import load_tagged, with_text
 
         return with_text(load_tagged(config.data, config.tag_scheme))
 
