@@ -272,3 +272,24 @@ SEQEVAL_PRED = [["B-PER", "I-PER", "O", "B-LOC", "O", "B-ORG", "O", "B-LOC"]]
 SEQEVAL_EXPECTED = {"micro_precision": 0.5, "micro_recall": 2 / 3, "micro_f1": 4 / 7, "token_accuracy": 6 / 8,
                     "PER_f1": 1.0, "LOC_precision": 0.0, "LOC_recall": 0.0, "LOC_support": 1.0, "ORG_f1": 1.0,
                     "macro_f1": 2 / 3}
+
+# --- ftlab.robustness: texts for the seeded attacks -------------------------------------------------------------
+
+# Review-like texts of plain whitespace-separated tokens (one word per token, punctuation apart), so a typo in a
+# word changes exactly one token of `text.split()`.
+ATTACK_TEXTS = ["a gorgeous , witty and seductive movie about growing old .",
+                "the plot is thin and the jokes fall flat long before the end .",
+                "an engaging , funny portrait of a family that never quite works",
+                "dull"]
+
+# --- ftlab.augment: texts to augment -------------------------------------------------------------------------------
+
+# Reviews with capitals, punctuation and a contraction; every one has words the thesaurus and MiniLM's vocabulary
+# know, and at least two different words (so a swap changes it).
+AUGMENT_TEXTS = [
+    "A gorgeously shot, unbelievably tedious melodrama about a lonely painter.",
+    "the performances are terrific , but the plot is thin and the ending falls flat .",
+    "Funny, smart and surprisingly moving: the best comedy of the year.",
+    "an awful , boring movie with a dull story and wooden acting that doesn't end .",
+    "Great cast. Terrible script.",
+]

@@ -282,3 +282,17 @@ def test_a_registered_dataset_brings_its_task(fresh_home: Path) -> None:
     form = FormResult(submitted=True, method="lora", values={"max_steps": 3})
     config = build_config(DataChoice({"dataset": "wnut16", "task": "ner"}), form)
     assert (config.task, config.dataset, config.method) == ("ner", "wnut16", "lora")
+
+
+def test_several_datasets_make_a_multitask_config(fresh_home: Path) -> None:
+    at = open_train()
+    at.toggle(key="train.multitask").set_value(True).run()
+    assert not at.exception, at.exception
+    assert "--task multitask --dataset adult_text+rotten_tomatoes" in " ".join(c.value for c in at.caption)
+    at.multiselect(key="train.members").set_value(["rotten_tomatoes"]).run()
+    launch(at)
+    assert any("two or more datasets" in e for e in errors(at)), errors(at)
+    assert_nothing_started(fresh_home)
+    form = FormResult(submitted=True, method="lora", values={"max_steps": 3})
+    config = build_config(DataChoice({"dataset": "adult_text+rotten_tomatoes", "task": "multitask"}), form)
+    assert (config.task, config.dataset) == ("multitask", "adult_text+rotten_tomatoes")

@@ -246,27 +246,14 @@ def test_bad_input_is_a_clear_error_and_writes_nothing(case: Case, env: dict[str
     assert states == ([f"runs/{FAKE_RUN}/state.json"] if case.fake_run else []), states
 
 
-def test_method_that_does_not_support_the_task(env: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
-    """No built-in method refuses classification, so a throwaway SFT-only method stands in for one."""
-    from dataclasses import dataclass as make_dataclass
-
-    from ftlab.methods import MethodSpec, register_method
-    from ftlab.methods import registry
-
-    @make_dataclass
-    class NoOptions:
-        pass
-
-    name = "sft_only_bad_input_test"
-    register_method(MethodSpec(name=name, config_cls=NoOptions, apply=lambda model, config: model,
-                               tasks=frozenset({"sft"}), description="test only", default_learning_rate=1e-4))
-    try:
-        rc, err = run_cli(["train", "--method", name], capsys)
-    finally:
-        registry.METHODS.unregister(name)
+@pytest.mark.parametrize("method", ["prompt_tuning", "prefix_tuning"])
+def test_method_that_does_not_support_the_task(method: str, env: dict[str, Path],
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """Prompt and prefix tuning are classification-only: NER with them is refused before anything is written."""
+    rc, err = run_cli(["train", "--task", "ner", "--dataset", "wnut16", "--method", method], capsys)
     assert rc == 2, err
     assert "Traceback" not in err and "\n\n" not in err.strip(), err
-    for expected in (f"Method '{name}' does not support the 'classification' task", "sft", "lora", "full"):
+    for expected in (f"Method '{method}' does not support the 'ner' task", "classification", "lora", "full"):
         assert expected in err, err
     assert not any(env["cwd"].iterdir())
     assert not list(env["home"].glob("runs/**/state.json"))

@@ -23,6 +23,11 @@ CASES: list[tuple[str, dict, int, Callable[[str], bool]]] = [
     ("freeze", {"layers": 2}, 20, lambda n: ".layer.4." in n or ".layer.5." in n or n.startswith("classifier")),
     ("bitfit", {}, 25, lambda n: n.endswith(".bias") or n.startswith("classifier")),
     ("lora", {"r": 4}, 20, lambda n: "lora_" in n or "modules_to_save" in n),
+    ("ia3", {}, 20, lambda n: "ia3_l" in n or "modules_to_save" in n),
+    ("prompt_tuning", {"num_virtual_tokens": 8}, 20, lambda n: "prompt_encoder" in n or "modules_to_save" in n),
+    ("p_tuning", {"num_virtual_tokens": 8}, 20, lambda n: "prompt_encoder" in n or "modules_to_save" in n),
+    ("prefix_tuning", {"num_virtual_tokens": 8}, 20, lambda n: n.startswith(("ftlab_prefix.", "classifier."))),
+    ("adapters", {"config": "houlsby", "size": 16}, 20, lambda n: ".adapter_" in n or n.startswith("classifier.")),
 ]
 LABELS = ["fresh", "rotten"]
 

@@ -29,17 +29,42 @@ SMALL_BUDGETS = {
     "FTLAB_NB_MAX_LENGTH": "32",
     "FTLAB_NB_EXPLAIN_BUDGET": "small",  # notebook 15: 60 SHAP evaluations, 100 LIME samples, 8 IG steps, 20 texts
     "FTLAB_NB_TEST_SIZE": "400",  # notebook 16: score and analyse 400 of adult_text's 4,886 test rows (10: all 240)
+    "FTLAB_NB_ROBUSTNESS_SIZE": "100",  # notebooks 07, 08: attack 100 of the 400 scored test reviews per run, attack
+    "FTLAB_NB_PGD_STEPS": "1",  # notebook 07: K, the perturbation steps of each PGD training step
+    "FTLAB_NB_FEWSHOT_KS": "4,8",  # notebook 09: k examples per class on the learning curve
+    "FTLAB_NB_FEWSHOT_SEEDS": "0,1",  # notebook 09: seeds per k (2: the least that has a spread)
+    "FTLAB_NB_FEWSHOT_METHODS": "full,lora",  # notebook 09: methods on the curve
 }
 
 # What each notebook must have printed: strings of the output its lesson is about.
 EXPECTED_OUTPUTS = {
     "01_full_fine_tuning.ipynb": ["precision", "recall"],  # the classification report
+    "02_freezing_and_bitfit.ipynb": ["trainable parameters by block", "tensors changed outside the biases: 0",
+                                     "tensors changed outside the top 2 layers: 0", "attention.self.key.bias",
+                                     "trained_mb"],  # where each method trains, what changed, the comparison
+    "03_lora.ipynb": ["logits(LoRA at init) - logits(pre-trained)| = 0.0", "gradient of A is exactly zero: True",
+                      "highest rank of any ΔW", "merged model: BertForSequenceClassification", "model_mb"],
+    "04_prompt_and_prefix_tuning.ipynb": ["the prompt P -> first changes the input embeddings",  # where each acts
+                                          *(f"keys+values of layer {i} -> first changes the layer {i} output"
+                                            for i in range(6)),
+                                          "attention on the virtual tokens", "nearest words", "trained_mb"],
+    "05_adapters.ipynb": ["output.dense → OUTPUT.ADAPTER_FEED_FORWARD → output.LayerNorm",
+                          "attention.output.dense → ATTENTION.OUTPUT.ADAPTER_ATTENTION → attention.output.LayerNorm",
+                          "max |logits(adapters at init) - logits(pre-trained)| = 0.0", "added / ‖h‖", "trained_mb"],
+    "06_multi_task.ipynb": ["heads (label rows of the classifier)", "|gradient| per classifier row",
+                            "multi - single (accuracy)", "rotten_tomatoes:fresh", "both tasks"],
+    "09_few_shot.ipynb": ["is more than the training split holds", "test accuracy across seeds", "range (max - min)",
+                          "seeds won", "accuracy std over seeds"],  # k too large refused; the curve, its spread
     "10_named_entity_recognition.ipynb": ["B-person", "-100 (ignored)",  # the tag maps, the label alignment
                                           "micro avg", "entity micro-F1", "start"],  # seqeval's report, offsets
     "15_explaining_predictions.ipynb": ["additivity", "comprehensiveness", "sufficiency", "spearman",
                                         "top_k_overlap", "global view over"],
+    "07_adversarial_training.ipynb": ["loss_adversarial", "attacked_accuracy", "flipped", "full + fgm",
+                                      "full + pgd", "forward+backward passes per step"],
     "16_fairness_and_error_analysis.ipynb": ["demographic_parity_difference", "equalized_odds_difference",
                                              "Spouse", "candidate slices tested", "ECE", "dp-penalty", "reweigh"],
+    "08_data_augmentation.ipynb": ["word-dropout", "words have synonyms", "same seed, same batch: True",
+                                   "needs internet access", "accuracy with typos", "95% interval"],
 }
 
 

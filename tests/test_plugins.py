@@ -38,10 +38,11 @@ def test_loss_term_sampler_collator_and_step_plugins_take_effect(fresh_home) -> 
             seen_ids.extend(int(i) for i in ctx.extras["example_id"])
         return penalty
 
-    def recording_collator(collate):
+    def recording_collator(collate, training):
         def wrapped(features):
             batch = collate(features)
-            batch["collated_by_plugin"] = torch.ones(1)  # proves the wrapper ran; removed by the step below
+            if training:
+                batch["collated_by_plugin"] = torch.ones(1)  # proves the wrapper ran; removed by the step below
             return batch
         return wrapped
 

@@ -67,11 +67,16 @@ def test_predict_cli_json(trained_run: dict, capsys: pytest.CaptureFixture) -> N
 def test_methods_json_lists_trainable_fractions(capsys: pytest.CaptureFixture) -> None:
     assert main(["methods", "--json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
-    assert set(rows) >= {"full", "freeze", "bitfit", "lora"}
+    assert set(rows) == {"full", "freeze", "bitfit", "lora", "ia3", "prompt_tuning", "p_tuning", "prefix_tuning",
+                         "adapters"}
     assert rows["full"]["trainable_fraction"] == 1.0
-    assert rows["bitfit"]["trainable_fraction"] < 0.01 and rows["lora"]["trainable_fraction"] < 0.01
+    for cheap in ("bitfit", "lora", "ia3", "prompt_tuning", "p_tuning", "adapters"):
+        assert 0 < rows[cheap]["trainable_fraction"] < 0.02, (cheap, rows[cheap])
+    assert rows["prompt_tuning"]["trainable_params"] < rows["lora"]["trainable_params"]
     assert 0.05 < rows["freeze"]["trainable_fraction"] < 0.5
+    assert 0 < rows["prefix_tuning"]["trainable_fraction"] < 0.1  # the reparametrising MLP trains too
     assert all("classification" in r["tasks"] for r in rows.values())
+    assert "ner" not in rows["prompt_tuning"]["tasks"] and "ner" not in rows["prefix_tuning"]["tasks"]
 
 
 def test_a_run_whose_process_died_reads_as_failed(fresh_home) -> None:

@@ -65,7 +65,7 @@ def _add_method_flags(parser: argparse.ArgumentParser) -> dict[str, tuple[str, s
                 del kwargs["metavar"]
             else:
                 kwargs["type"] = _value_parser(str(field.type))
-            group.add_argument(f"--{spec.name}-{field.name.replace('_', '-')}", **kwargs)
+            group.add_argument(spec.flag(field.name), **kwargs)
             owners[dest] = (spec.name, field.name)
     return owners
 
@@ -187,6 +187,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, tuple[str, str]]]
         command.add_argument("--text-col", metavar="COL", help="--data's text column (default: text)")
         command.add_argument("--label-col", metavar="COL", help="--data's label column (default: label)")
         command.add_argument("--json", action="store_true")
+    cli_analysis.add_robustness_parser(sub)
 
     assets = sub.add_parser("assets", help="manage the embedded model and data assets")
     assets.add_argument("action", choices=["fetch"], help="fetch: download, verify and extract every asset")
@@ -240,7 +241,9 @@ def _queued(run_id: str) -> dict[str, Any]:
 
 
 def _flag(method: str, option: str) -> str:
-    return f"--{method}-{option.replace('_', '-')}"
+    from ftlab.methods import get_method
+
+    return get_method(method).flag(option)
 
 
 def cmd_runs(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -338,8 +341,8 @@ def cmd_delete(args: argparse.Namespace) -> dict[str, Any]:
     return {"run_id": args.run, "status": "deleted"}
 
 
-# main() dispatches by name; these two live in cli_analysis to keep this module short.
-cmd_slices, cmd_errors = cli_analysis.cmd_slices, cli_analysis.cmd_errors
+# main() dispatches by name; these live in cli_analysis to keep this module short.
+cmd_slices, cmd_errors, cmd_robustness = cli_analysis.cmd_slices, cli_analysis.cmd_errors, cli_analysis.cmd_robustness
 
 
 def cmd_assets(args: argparse.Namespace) -> dict[str, Any]:

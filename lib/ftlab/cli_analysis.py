@@ -1,4 +1,5 @@
-"""`ftlab slices` and `ftlab errors`: the slice report and the error analysis of a run's predictions, for the CLI.
+"""`ftlab slices` and `ftlab errors`: the slice report and the error analysis of a run's predictions, for the CLI
+(and `ftlab robustness`: accuracy on clean vs attacked texts).
 
 Both read one predictions table: the run's cached predictions on `--split`, or a labelled file (`--data`) scored
 by the run. The commands return JSON-friendly dicts (NaN as None); `print_analysis` prints them for people, so the
@@ -24,6 +25,8 @@ TEXT_CHARS = 80
 """Texts in the human output are cut to this many characters."""
 DISCOVERY_SUPPORT = 20
 """Rows a discovered slice needs inside, and as many outside (`ftlab.slices.discover`'s default)."""
+ATTACK_CHOICES = ("typo", "words", "synonyms")
+"""`ftlab.robustness.ATTACKS`, spelled out so that building the parser does not import torch."""
 
 
 # -- the predictions table ----------------------------------------------------------------------------------------
@@ -193,11 +196,47 @@ def _plain(value: Any) -> Any:
     return None if isinstance(value, float) and math.isnan(value) else value
 
 
+# -- ftlab robustness ---------------------------------------------------------------------------------------------
+
+def add_robustness_parser(sub: Any) -> None:
+    command = sub.add_parser("robustness", help="accuracy on clean vs attacked texts (typos, word edits, synonyms)",
+                             description="Score a classification run on a split's texts as they are and after a "
+                                         "seeded attack (typos; dropped, duplicated or swapped words; synonyms): "
+                                         "clean and attacked accuracy and the share of predictions that flip.")
+    command.add_argument("run", metavar="RUN")
+    command.add_argument("--attack", default="typo", choices=ATTACK_CHOICES,
+                         help="typo: one character typo per edited word; words: drop, duplicate or swap; synonyms: "
+                              "a Roget synonym (typo)")
+    command.add_argument("--rate", type=float, default=0.15, metavar="R",
+                         help="share of each text's words the attack edits, at least one (0.15)")
+    command.add_argument("--seed", type=int, default=0, metavar="S", help="seeds the attack and --size's sample (0)")
+    command.add_argument("--size", type=int, metavar="N", help="score a stratified sample of N texts (default: all)")
+    command.add_argument("--split", default="test", help="train, validation or test (default: test)")
+    command.add_argument("--json", action="store_true")
+
+
+def cmd_robustness(args: argparse.Namespace) -> dict[str, Any]:
+    from ftlab.robustness import robust_accuracy
+
+    return robust_accuracy(args.run, args.split, attack=args.attack, rate=args.rate, seed=args.seed, size=args.size)
+
+
+def _print_robustness(result: dict[str, Any]) -> None:
+    print(f"run {result['run_id']}, {result['split']} split ({result['examples']:,} texts), attack "
+          f"{result['attack']} at rate {result['rate']:g}, seed {result['seed']}")
+    print(f"  clean accuracy     {result['clean_accuracy']:.3f}\n  attacked accuracy  {result['attacked_accuracy']:.3f}"
+          f"  ({-result['accuracy_drop']:+.3f})\n  predictions flipped {result['flipped']:.1%} "
+          f"(texts changed: {result['changed_texts']:.1%})")
+    for sample in result["samples"]:
+        print(f"  {sample['clean_prediction']} -> {sample['attacked_prediction']} (gold {sample['gold']}): "
+              f"\"{_shorten(sample['attacked'])}\"")
+
+
 # -- human output -------------------------------------------------------------------------------------------------
 
 def print_analysis(command: str, result: dict[str, Any]) -> None:
-    if command == "errors":
-        _print_errors(result)
+    if command in ("errors", "robustness"):
+        (_print_errors if command == "errors" else _print_robustness)(result)
         return
     reports = result.get("reports", [result])
     if result.get("note"):

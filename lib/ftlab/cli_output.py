@@ -34,19 +34,29 @@ def print_human(command: str, result: Any) -> None:
         print(f"run {result['run_id']}: {result['status']}")
     elif command == "explain":
         _print_explanation(result)
-    elif command in ("slices", "errors"):
+    elif command in ("slices", "errors", "robustness"):
         from ftlab.cli_analysis import print_analysis
 
         print_analysis(command, result)
     elif command == "predict":
         for item in result.get("predictions", [result]):
-            probs = ", ".join(f"{k} {v:.3f}" for k, v in item["probabilities"].items())
-            print(f"{item['label']}  ({probs})")
+            _print_prediction(item)
     elif isinstance(result, list):
         for item in result:
             print("  ".join(f"{v}" for v in item.values()))
     else:
         print(json.dumps(result, indent=2))
+
+
+def _print_prediction(item: dict[str, Any]) -> None:
+    """A label with its probabilities; a multi-task run's answer per task; an NER run's entities."""
+    if "entities" in item:
+        found = [f"{e['text']} ({e['type']}, {e['start']}-{e['end']}, {e['score']:.3f})" for e in item["entities"]]
+        print("; ".join(found) or "no entities")
+        return
+    for task, answer in (item["tasks"].items() if "tasks" in item else [(None, item)]):
+        probs = ", ".join(f"{k} {v:.3f}" for k, v in answer["probabilities"].items())
+        print(f"{task + ': ' if task else ''}{answer['label']}  ({probs})")
 
 
 def _fmt(value: Any) -> str:

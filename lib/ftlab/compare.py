@@ -117,7 +117,8 @@ def cost_quality(run_ids: Sequence[str]) -> pd.DataFrame:
     """What each run cost and what it reached, one row per run, from the tracking store.
 
     Columns: run_id, status, method, model, trainable_params, trainable_pct, wall_seconds, train_samples_per_s
-    (optimizer-step time only), peak_rss_mb (peak_cuda_mb where a GPU trained), main_metric (e.g. "test
+    (optimizer-step time only), peak_rss_mb (peak_cuda_mb where a GPU trained), model_mb (the saved model or
+    adapter on disk), main_metric (e.g. "test
     accuracy"), main_value, then each final test metric (per-class support counts left out).
     """
     rows = []
@@ -130,7 +131,7 @@ def cost_quality(run_ids: Sequence[str]) -> pd.DataFrame:
             "trainable_params": counts["trainable"] or None,  # 0 means "not logged yet", not "trains nothing"
             "trainable_pct": 100 * counts["trainable"] / counts["total"] if counts["total"] else None,
             "wall_seconds": record["wall_seconds"], "train_samples_per_s": record["train_samples_per_second"],
-            "peak_rss_mb": metrics.get("peak_rss_mb"),
+            "peak_rss_mb": metrics.get("peak_rss_mb"), "model_mb": runs.model_size_mb(run_id),
         }
         if "peak_cuda_mb" in metrics:
             row["peak_cuda_mb"] = metrics["peak_cuda_mb"]

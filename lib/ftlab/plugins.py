@@ -4,7 +4,8 @@ reweighing, augmentation, cost tracking) attach here instead of editing the trai
 - `loss_terms`: name -> fn(ctx) returning a scalar added to the task loss (logged as `loss_<name>`).
 - `training_step`: replaces the step; receives the trainer's default step to wrap (e.g. FGM/PGD perturbations).
 - `sampler`: fn(train_dataset, training_args) -> torch Sampler (reweighing, task sampling, length grouping).
-- `collator_wrappers`: each wraps the task's collator (on-the-fly augmentation).
+- `collator_wrappers`: fn(collator, training) -> collator, called for the training loader (training=True) and
+  for the evaluation loaders (False): on-the-fly augmentation changes training batches only.
 - `callbacks`: `transformers.TrainerCallback`s (tracking, cancel, cost).
 - `extra_columns`: frame columns carried into batches for the terms above (e.g. a sensitive attribute); they
   reach `LossContext.extras` and are never passed to the model.
@@ -46,7 +47,7 @@ class Plugins:
     loss_terms: dict[str, LossTerm] = field(default_factory=dict)
     training_step: StepFn | None = None
     sampler: SamplerFactory | None = None
-    collator_wrappers: list[Callable[[Callable], Callable]] = field(default_factory=list)
+    collator_wrappers: list[Callable[[Callable, bool], Callable]] = field(default_factory=list)
     callbacks: list[Any] = field(default_factory=list)
     extra_columns: tuple[str, ...] = ()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -56,9 +57,18 @@ def model_stamp(run_id: str) -> float:
     return max([folder.stat().st_mtime] + [p.stat().st_mtime for p in folder.iterdir()])
 
 
+def model_size_mb(run_id: str) -> float | None:
+    """Disk size of the run's saved model folder (an adapter folder for peft methods), None before it exists."""
+    folder = run_dir(run_id) / "model"
+    if not folder.is_dir():
+        return None
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
+
+
 def new_run_id(method: str, dataset: str) -> str:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = f"{method}-{dataset}-{stamp}".replace("/", "_")[:100]
+    # Only the characters a run name may hold ('+' of a multi-task dataset would read as a space in a URL).
+    base = re.sub(r"[^A-Za-z0-9._-]", "_", f"{method}-{dataset}-{stamp}")[:100]
     candidate, n = base, 1
     while (runs_dir() / candidate).exists():
         n += 1

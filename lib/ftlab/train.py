@@ -23,7 +23,7 @@ import torch
 from ftlab import runs, tracking
 from ftlab.callbacks import CANCEL_FILE, CancelCallback, Heartbeat, StepTimer, TrackingCallback
 from ftlab.config import TrainConfig
-from ftlab.data import SPLITS, get_dataset, list_datasets, split_frame, subsample
+from ftlab.data import SPLITS, get_dataset, k_shot, list_datasets, split_frame, subsample
 from ftlab.errors import UserError
 from ftlab.evaluate import read_split, save_predictions, score_frame
 from ftlab.methods import check_supports, count_parameters, get_method
@@ -32,6 +32,7 @@ from ftlab.models import check_model, load_tokenizer
 from ftlab.plugins import Plugins
 from ftlab.records import summary
 from ftlab.tasks import Task, get_task, list_tasks
+from ftlab.training_options import OptionContext, option_plugins
 
 log = logging.getLogger("ftlab")
 
@@ -80,6 +81,8 @@ def load_splits(config: TrainConfig) -> dict[str, pd.DataFrame]:
     splits = split_frame(frame, seed=config.seed, group_col=group_col)
     if config.train_size:
         splits["train"] = subsample(splits["train"], config.train_size, seed=config.seed)
+    if config.shots_per_class:
+        splits["train"] = k_shot(splits["train"], config.shots_per_class, seed=config.seed)
     if config.eval_size:
         splits["validation"] = subsample(splits["validation"], config.eval_size, seed=config.seed)
     if config.test_size:
@@ -212,11 +215,10 @@ def _build_trainer(resolved: Plan, state: runs.RunState, splits: dict[str, pd.Da
     # A mitigation's sampler and loss terms see the sensitive column as integer group codes carried in the batch.
     frames = with_group_codes(config, {split: splits[split] for split in ("train", "validation")})
     plugins = mitigation_plugins(config, frames["train"], state.labels).merged(plugins)
+    plugins = option_plugins(OptionContext(config, frames["train"], state.labels, tokenizer, task)).merged(plugins)
     train_set, eval_set = (task.encode(frames[split], tokenizer, config, state.labels, plugins.extra_columns)
                            for split in ("train", "validation"))
-    collator = task.collator(tokenizer, config)
-    for wrap in plugins.collator_wrappers:
-        collator = wrap(collator)
+    collator = task.collator(tokenizer, config)  # the trainer wraps it with the plug-ins' collator wrappers
 
     cancel, timer = CancelCallback(runs.run_dir(state.run_id)), StepTimer()
     callbacks = [TrackingCallback(state.mlflow_run_id, already_logged), cancel, timer, *plugins.callbacks]

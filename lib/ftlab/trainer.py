@@ -6,6 +6,8 @@ It never looks at which method or task it trains; those arrive as a model, datas
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -23,7 +25,30 @@ class FtlabTrainer(Trainer):
         self.plugins = plugins or Plugins()
         super().__init__(*args, **kwargs)
         self._term_sums: dict[str, float] = defaultdict(float)
-        self._term_count = 0
+        self._term_counts: dict[str, int] = defaultdict(int)
+
+    # -- collator plug-in: the training loader and the evaluation loaders each get their own wrapping ----------
+    @contextmanager
+    def _collator(self, training: bool) -> Iterator[None]:
+        task_collator = self.data_collator
+        for wrap in self.plugins.collator_wrappers:
+            self.data_collator = wrap(self.data_collator, training)
+        try:
+            yield
+        finally:
+            self.data_collator = task_collator
+
+    def get_train_dataloader(self):
+        with self._collator(training=True):
+            return super().get_train_dataloader()
+
+    def get_eval_dataloader(self, eval_dataset=None):
+        with self._collator(training=False):
+            return super().get_eval_dataloader(eval_dataset)
+
+    def get_test_dataloader(self, test_dataset):
+        with self._collator(training=False):
+            return super().get_test_dataloader(test_dataset)
 
     # -- sampler plug-in -------------------------------------------------------------------------------------
     def _get_train_sampler(self, train_dataset=None):
@@ -51,15 +76,19 @@ class FtlabTrainer(Trainer):
             value = term(ctx)
             loss = loss + value
             if model.training:
-                self._term_sums[f"loss_{name}"] += float(value.detach())
-        if model.training:
-            self._term_count += 1
+                self.record_term(name, float(value.detach()))
         return (loss, outputs) if return_outputs else loss
+
+    def record_term(self, name: str, value: float) -> None:
+        """Add one value to the mean logged as `loss_<name>` beside the loss: a loss term, or a step plug-in's own
+        loss (the adversarial one), so that every extra loss reaches MLflow the same way."""
+        self._term_sums[f"loss_{name}"] += value
+        self._term_counts[f"loss_{name}"] += 1
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         # Report each extra loss term's mean since the last log beside the total loss.
-        if "loss" in logs and self._term_count:
-            logs.update({k: v / self._term_count for k, v in self._term_sums.items()})
+        if "loss" in logs and self._term_counts:
+            logs.update({k: self._term_sums[k] / n for k, n in self._term_counts.items()})
             self._term_sums.clear()
-            self._term_count = 0
+            self._term_counts.clear()
         super().log(logs, start_time)

@@ -28,7 +28,8 @@ from ftlab.tasks import list_tasks
 
 UP_FRONT = ("model", "epochs", "max_steps", "learning_rate", "batch_size", "seed", "name")
 """Fields shown first; every other field the form owns goes in the Advanced expander."""
-ASKED_ABOVE = ("task", "dataset", "data", "text_col", "label_col", "method", "method_options")
+ASKED_ABOVE = ("task", "dataset", "data", "text_col", "label_col", "method", "method_options",
+               "augment", "augment_prob", "augment_translation_models")  # the last three: components/augment_choice.py
 """Fields the data and method choices above the form set: a registered dataset brings its task."""
 """Fields chosen above the form, because they change what the form shows."""
 REGISTERED, UPLOAD = "A registered dataset", "My own table"
@@ -56,7 +57,10 @@ class FormResult:
 
 def _choices() -> dict[str, list[Any]]:
     """Fields with a closed set of values; `None` first means "unset" is a choice."""
-    return {"task": list_tasks(), "preset": list_presets(), "padding": [None, "dynamic", "max_length"]}
+    from ftlab.config import ADVERSARIAL
+
+    return {"task": list_tasks(), "preset": list_presets(), "padding": [None, "dynamic", "max_length"],
+            "adversarial": list(ADVERSARIAL), "task_sampling": ["temperature", "proportional", "uniform"]}
 
 
 # -- the data source (above the form) ------------------------------------------------------------------------
@@ -64,6 +68,16 @@ def _choices() -> dict[str, list[Any]]:
 @st.cache_data(show_spinner=False, max_entries=32)
 def _table_columns(path: str) -> tuple[list[str], pd.DataFrame]:
     return uploads.table_columns(path)  # an upload's name holds its content hash, so the path is a sound key
+
+
+def _multitask_choice(names: list[str]) -> DataChoice:
+    chosen = st.multiselect("Datasets", names, default=names[:2], key="train.members",
+                            help="Each dataset keeps its own labels and head; batches take turns between them "
+                                 "(--task-sampling, under Advanced).")
+    if len(chosen) < 2:
+        return DataChoice({}, "Choose two or more datasets for multi-task training, or switch the toggle off.")
+    st.caption(f"`--task multitask --dataset {'+'.join(chosen)}`: per-dataset scores are logged at every evaluation.")
+    return DataChoice({"dataset": "+".join(chosen), "task": "multitask"})
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -77,6 +91,8 @@ def data_source() -> DataChoice:
     source = st.radio("Data", [REGISTERED, UPLOAD], horizontal=True, key="train.source")
     if source == REGISTERED:
         specs = {spec.name: spec for spec in list_datasets()}
+        if st.toggle("Several datasets at once (multi-task: one encoder, a head per dataset)", key="train.multitask"):
+            return _multitask_choice([name for name, spec in specs.items() if spec.task == "classification"])
         names = list(specs)
         default = "rotten_tomatoes" if "rotten_tomatoes" in specs else names[0]
         name = st.selectbox("Dataset", names, index=names.index(default), help=docs["dataset"], key="train.dataset")
@@ -170,7 +186,7 @@ def train_form(method: MethodSpec, *, gpus: int) -> FormResult:
             for n, option in enumerate(option_fields):
                 with grid[n % 3]:
                     _ask(result, result.options, option, option_docs, key=f"train.opt.{method.name}.{option.name}",
-                         flag=f"--{method.name}-{option.name.replace('_', '-')}", only_changed=True)
+                         flag=method.flag(option.name), only_changed=True)
         if gpus > 0:
             choice = st.selectbox("GPU", ["Any", *range(gpus)], help="Any: the next free GPU.", key="train.gpu")
             result.gpu = None if choice == "Any" else int(choice)
@@ -256,19 +272,21 @@ def _defaults_of(f: dataclasses.Field) -> Any:
 
 # -- launch and the queue -------------------------------------------------------------------------------------
 
-def build_config(data: DataChoice, form: FormResult) -> TrainConfig:
-    """The validated config, or a `UserError` naming the first thing to fix."""
+def build_config(data: DataChoice, form: FormResult, extra: dict[str, Any] | None = None) -> TrainConfig:
+    """The validated config, or a `UserError` naming the first thing to fix. `extra`: values chosen above the form
+    besides the data (the augmentation)."""
     if data.error:
         raise UserError(data.error)
     if form.errors:
         raise UserError(f"Not launched: fix the {', '.join(form.errors).lower()} above.")
-    return resolve_config({}, {**form.values, **data.values, "method": form.method, "method_options": form.options})
+    return resolve_config({}, {**form.values, **(extra or {}), **data.values, "method": form.method,
+                               "method_options": form.options})
 
 
-def launch(data: DataChoice, form: FormResult) -> str | None:
+def launch(data: DataChoice, form: FormResult, extra: dict[str, Any] | None = None) -> str | None:
     """Queue the run as a job; on a mistake show it inline and start nothing. Returns the run id."""
     try:
-        run_id = jobs.submit(build_config(data, form), gpu=form.gpu)
+        run_id = jobs.submit(build_config(data, form, extra), gpu=form.gpu)
     except UserError as exc:
         st.session_state.pop("train.launched", None)
         st.error(str(exc))

@@ -6,6 +6,7 @@ The form comes from the config dataclasses (components/config_form.py); validati
 
 import streamlit as st
 
+from components.augment_choice import augmentation_choice
 from components.config_form import data_source, launch, launched_message, method_choice, train_form
 from components.job_queue import job_queue
 from ftlab import jobs
@@ -16,11 +17,14 @@ st.caption("Runs go to the job queue and train in the background; follow them on
 st.subheader("Data")
 data = data_source()
 
+st.subheader("Augmentation")
+augment = augmentation_choice(data)
+
 st.subheader("Method and training")
 method = method_choice()
 form = train_form(method, gpus=jobs.gpu_count())
 if form.submitted:
-    launch(data, form)
+    launch(data, form, augment)
 launched_message()
 
 job_queue()

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ftlab.registry import Registry
 
-TASKS = ("classification", "ner")
+TASKS = ("classification", "ner", "multitask")
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,11 @@ def register_dataset(spec: DatasetSpec) -> DatasetSpec:
 
 
 def get_dataset(name: str) -> DatasetSpec:
-    """The spec registered as `name`; an unknown name is the user's mistake, so it raises `UserError`."""
-    return DATASETS.get(name)
+    """The spec registered as `name` (or, for `a+b`, the multi-task join of registered datasets); an unknown name
+    is the user's mistake, so it raises `UserError`."""
+    from ftlab.data.multitask import composite_spec, is_multitask
+
+    return composite_spec(name) if is_multitask(name) else DATASETS.get(name)
 
 
 def list_datasets() -> list[DatasetSpec]:

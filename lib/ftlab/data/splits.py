@@ -70,6 +70,21 @@ def subsample(df: pd.DataFrame, n: int, *, seed: int, stratify: str | None = "la
     return df.iloc[np.sort(positions)].reset_index(drop=True)
 
 
+def k_shot(df: pd.DataFrame, k: int, *, seed: int, label_col: str = "label") -> pd.DataFrame:
+    """`k` seeded rows of every class (a k-shot training set, for `--shots-per-class K`); rows keep their order."""
+    counts = df[label_col].astype(str).value_counts()
+    short = counts[counts < k]
+    if len(short):
+        listed = ", ".join(f"'{label}' has {count}" for label, count in short.items())
+        raise UserError(f"--shots-per-class {k} is more than the training split holds for some classes ({listed}); "
+                        f"use at most {int(counts.min())}.")
+    rng = np.random.default_rng(seed)
+    labels = df[label_col].astype(str).to_numpy()
+    positions = np.concatenate([rng.choice(np.flatnonzero(labels == label), size=k, replace=False)
+                                for label in sorted(counts.index)])
+    return df.iloc[np.sort(positions)].reset_index(drop=True)
+
+
 def _check_fractions(fractions: tuple[float, float, float]) -> None:
     if len(fractions) != len(SPLITS) or min(fractions) <= 0 or not np.isclose(sum(fractions), 1.0):
         raise UserError(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from ftlab.methods.common import freeze_all, unfreeze_head
+from ftlab.methods.common import EVERY_TASK, freeze_all, unfreeze_head
 from ftlab.methods.registry import MethodSpec, register_method
 
 
@@ -25,6 +25,6 @@ def apply(model: nn.Module, config: BitFitConfig) -> nn.Module:
 
 
 SPEC = register_method(MethodSpec(
-    name="bitfit", config_cls=BitFitConfig, apply=apply, tasks=frozenset({"classification", "ner", "sft"}),
+    name="bitfit", config_cls=BitFitConfig, apply=apply, tasks=EVERY_TASK,
     description="Train only the biases and the head (about 0.1% of an encoder).", default_learning_rate=1e-3,
 ))

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from torch import nn
 
+from ftlab.errors import UserError
+
+
+TEXT_CLASSIFICATION = frozenset({"classification", "multitask"})
+"""Tasks with one label per text (per head): what a method that only works on sequence classifiers supports."""
+EVERY_TASK = TEXT_CLASSIFICATION | {"ner", "sft"}
+
 
 def freeze_all(model: nn.Module) -> None:
     for param in model.parameters():
@@ -37,3 +44,34 @@ def count_parameters(model: nn.Module) -> dict[str, int]:
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return {"trainable": trainable, "total": total}
+
+
+def new_module_names(model: nn.Module) -> list[str] | None:
+    """Modules holding the head's (and any newly initialised) parameters, for peft's `modules_to_save`: peft
+    freezes everything else, and those start random, so they must train."""
+    names = sorted({name.rsplit(".", 1)[0] for name in head_parameter_names(model)})
+    return names or None
+
+
+def peft_task_type(model: nn.Module) -> str:
+    task = getattr(model, "ftlab_task", "classification")
+    return {"ner": "TOKEN_CLS", "sft": "CAUSAL_LM"}.get(task, "SEQ_CLS")
+
+
+def apply_peft(model: nn.Module, peft_config, method: str, fix: str) -> nn.Module:
+    """`peft.get_peft_model` with peft's refusals turned into a clear error naming the method and the fix."""
+    from peft import get_peft_model
+
+    try:
+        return get_peft_model(model, peft_config)
+    except (ValueError, TypeError, NotImplementedError) as exc:
+        raise UserError(f"--method {method} could not be applied to {type(model).__name__}: {exc}. {fix}") from exc
+
+
+def hidden_size(model: nn.Module) -> int:
+    config = getattr(model, "config", None)
+    size = getattr(config, "hidden_size", None) or getattr(config, "d_model", None) or getattr(config, "dim", None)
+    if not isinstance(size, int):
+        raise UserError(f"Cannot tell the hidden size of {type(model).__name__}; this method needs a transformer "
+                        "whose config has hidden_size (e.g. --model minilm).")
+    return size

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from ftlab.errors import UserError
-from ftlab.methods.common import freeze_all, transformer_blocks, unfreeze_head
+from ftlab.methods.common import EVERY_TASK, freeze_all, transformer_blocks, unfreeze_head
 from ftlab.methods.registry import MethodSpec, register_method
 
 
@@ -35,6 +35,6 @@ def apply(model: nn.Module, config: FreezeConfig) -> nn.Module:
 
 
 SPEC = register_method(MethodSpec(
-    name="freeze", config_cls=FreezeConfig, apply=apply, tasks=frozenset({"classification", "ner", "sft"}),
+    name="freeze", config_cls=FreezeConfig, apply=apply, tasks=EVERY_TASK,
     description="Train the top k transformer layers and the head; the rest stays frozen.", default_learning_rate=1e-4,
 ))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from ftlab.methods.common import EVERY_TASK
 from ftlab.methods.registry import MethodSpec, register_method
 
 
@@ -21,6 +22,6 @@ def apply(model: nn.Module, config: FullConfig) -> nn.Module:
 
 
 SPEC = register_method(MethodSpec(
-    name="full", config_cls=FullConfig, apply=apply, tasks=frozenset({"classification", "ner", "sft"}),
+    name="full", config_cls=FullConfig, apply=apply, tasks=EVERY_TASK,
     description="Train every parameter.", default_learning_rate=5e-5,
 ))

@@ -1,4 +1,5 @@
-"""LoRA (Hu et al., 2021) through `peft`: low-rank updates W + (alpha/r)·B·A on chosen linear layers."""
+"""LoRA (Hu et al., 2021) through `peft`: low-rank updates W + (alpha/r)·B·A on chosen linear layers, with the
+variants peft offers as options: DoRA (weight-decomposed), rsLoRA (alpha/sqrt(r) scaling) and other inits."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ from dataclasses import dataclass
 from torch import nn
 
 from ftlab.errors import UserError
-from ftlab.methods.common import head_parameter_names
+from ftlab.methods.common import EVERY_TASK, apply_peft, new_module_names, peft_task_type
 from ftlab.methods.registry import MethodSpec, register_method
+
+LORA_INITS = ("default", "gaussian", "pissa", "olora", "orthogonal")
+"""Initialisations of A and B that need no calibration data (peft's `init_lora_weights`)."""
 
 
 @dataclass
@@ -23,6 +27,11 @@ class LoraOptions:
     """Layer names to adapt (e.g. [query, value]) or 'all-linear'; unset uses peft's default for the architecture."""
     use_dora: bool = False
     """Weight-decomposed LoRA (DoRA): learn a magnitude and a direction."""
+    use_rslora: bool = False
+    """Rank-stabilised LoRA: scale by alpha / sqrt(r) instead of alpha / r, so larger ranks keep learning."""
+    init: str = "default"
+    """How A and B start: `default` (B = 0, A Kaiming), `gaussian`, `pissa` (principal singular vectors of W),
+    `olora` (QR of W) or `orthogonal`."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.r, int) or self.r <= 0:
@@ -31,28 +40,22 @@ class LoraOptions:
             raise UserError(f"--lora-dropout must be in [0, 1), got {self.dropout!r}.")
         if self.alpha <= 0:
             raise UserError(f"--lora-alpha must be positive, got {self.alpha!r}; e.g. --lora-alpha 16.")
-
-
-_TASK_TYPES = {"classification": "SEQ_CLS", "ner": "TOKEN_CLS", "sft": "CAUSAL_LM"}
+        if self.init not in LORA_INITS:
+            raise UserError(f"--lora-init must be one of {', '.join(LORA_INITS)}, got {self.init!r}.")
 
 
 def apply(model: nn.Module, config: LoraOptions) -> nn.Module:
-    from peft import LoraConfig, get_peft_model
+    from peft import LoraConfig
 
-    # Newly initialised modules (head, pooler) must train: peft copies and trains `modules_to_save`.
-    new_modules = sorted({name.rsplit(".", 1)[0] for name in head_parameter_names(model)})
-    task = getattr(model, "ftlab_task", "classification")
     peft_config = LoraConfig(
-        task_type=_TASK_TYPES[task], r=config.r, lora_alpha=config.alpha, lora_dropout=config.dropout,
-        target_modules=config.target_modules, use_dora=config.use_dora, modules_to_save=new_modules or None,
+        task_type=peft_task_type(model), r=config.r, lora_alpha=config.alpha, lora_dropout=config.dropout,
+        target_modules=config.target_modules, use_dora=config.use_dora, use_rslora=config.use_rslora,
+        init_lora_weights=True if config.init == "default" else config.init, modules_to_save=new_module_names(model),
     )
-    try:
-        return get_peft_model(model, peft_config)
-    except ValueError as exc:
-        raise UserError(f"LoRA could not be applied: {exc}. Check --lora-target-modules.") from exc
+    return apply_peft(model, peft_config, "lora", "Check --lora-target-modules.")
 
 
 SPEC = register_method(MethodSpec(
-    name="lora", config_cls=LoraOptions, apply=apply, tasks=frozenset({"classification", "ner", "sft"}),
+    name="lora", config_cls=LoraOptions, apply=apply, tasks=EVERY_TASK,
     description="Low-rank adapters on attention layers (peft); the base model stays frozen.", default_learning_rate=2e-3,
 ))

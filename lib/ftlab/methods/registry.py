@@ -31,6 +31,13 @@ class MethodSpec:
     description: str
     default_learning_rate: float
     """Used when the user gives no --learning-rate: adapters want far larger steps than full fine-tuning."""
+    injects_modules: bool = False
+    """The method adds modules the model's class does not know (hand-written adapters, prefix encoders): a saved
+    model is reloaded by applying the method again and then loading the saved weights of those modules."""
+
+    def flag(self, option: str) -> str:
+        """The command-line flag of one option, e.g. `--prompt-tuning-num-virtual-tokens`."""
+        return f"--{self.name.replace('_', '-')}-{option.replace('_', '-')}"
 
     def make_config(self, options: dict[str, Any]) -> Any:
         known = {f.name for f in dataclasses.fields(self.config_cls)}

@@ -2,6 +2,7 @@
 
 from ftlab.tasks.base import Task, get_task, list_tasks, register_task
 from ftlab.tasks.classification import CLASSIFICATION, classification_metrics
+from ftlab.tasks.multitask import MULTITASK
 from ftlab.tasks.ner import NER
 
-__all__ = ["CLASSIFICATION", "NER", "Task", "classification_metrics", "get_task", "list_tasks", "register_task"]
+__all__ = ["CLASSIFICATION", "MULTITASK", "NER", "Task", "classification_metrics", "get_task", "list_tasks", "register_task"]

@@ -110,17 +110,20 @@ class ClassificationTask(Task):
         return classification_report(table["gold"], table["predicted"], zero_division=0)
 
     def predict(self, model: nn.Module, tokenizer: Any, texts: list[str], labels: list[str], config: Any) -> list[dict]:
-        results: list[dict] = []
-        model.eval()
-        for start in range(0, len(texts), config.eval_batch_size):
-            batch = tokenizer(texts[start:start + config.eval_batch_size], truncation=True,
-                              max_length=config.max_length, padding=True, return_tensors="pt")
-            with torch.inference_mode():
-                probs = torch.softmax(model(**batch).logits.float(), dim=-1).numpy()
-            for row in probs:
-                results.append({"label": labels[int(row.argmax())],
-                                "probabilities": {label: float(p) for label, p in zip(labels, row)}})
-        return results
+        return [{"label": labels[int(row.argmax())], "probabilities": {label: float(p) for label, p in zip(labels, row)}}
+                for row in softmax(batched_logits(model, tokenizer, texts, config))]
+
+
+def batched_logits(model: nn.Module, tokenizer: Any, texts: list[str], config: Any) -> np.ndarray:
+    """The model's logits for raw texts, in batches of --eval-batch-size, truncated to --max-length."""
+    model.eval()
+    chunks = []
+    for start in range(0, len(texts), config.eval_batch_size):
+        batch = tokenizer(texts[start:start + config.eval_batch_size], truncation=True, max_length=config.max_length,
+                          padding=True, return_tensors="pt")
+        with torch.inference_mode():
+            chunks.append(model(**batch).logits.double().numpy())
+    return np.concatenate(chunks)
 
 
 CLASSIFICATION = register_task(ClassificationTask())
