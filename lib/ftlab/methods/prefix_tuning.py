@@ -63,12 +63,17 @@ class PrefixKeyValues(nn.Module):
                                     prefix_projection=options.projection, num_attention_heads=num_heads)
         self.encoder = PrefixEncoder(config)
         self.shape = (options.num_virtual_tokens, num_layers, 2, num_heads, head_dim)
+        self._prefix: torch.Tensor | None = None
+        """Every layer's prefix, computed once per forward pass (the encoder's MLP would otherwise run per layer)."""
 
     def layer_prefix(self, layer: int, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Keys and values of one layer, shaped (batch, heads, n, head_dim) like the attention's own."""
-        positions = torch.arange(self.shape[0], device=self.encoder.embedding.weight.device)
-        prefix = self.encoder(positions).view(*self.shape)[:, layer]  # (n, 2, heads, head_dim)
-        keys, values = prefix.permute(1, 2, 0, 3).unbind(0)
+        if layer == 0 or self._prefix is None:  # the first layer's hook runs first in every forward pass
+            positions = torch.arange(self.shape[0], device=self.encoder.embedding.weight.device)
+            self._prefix = self.encoder(positions).view(*self.shape)  # (n, layers, 2, heads, head_dim)
+        keys, values = self._prefix[:, layer].permute(1, 2, 0, 3).unbind(0)
+        if layer == self.shape[1] - 1:
+            self._prefix = None  # hold no autograd graph between passes (and keep the module deep-copyable)
         return keys.expand(batch, -1, -1, -1), values.expand(batch, -1, -1, -1)
 
     def inject(self, layer: int, module: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
