@@ -74,7 +74,7 @@ def test_methods_json_lists_trainable_fractions(capsys: pytest.CaptureFixture) -
         assert 0 < rows[cheap]["trainable_fraction"] < 0.02, (cheap, rows[cheap])
     assert rows["prompt_tuning"]["trainable_params"] < rows["lora"]["trainable_params"]
     assert 0.05 < rows["freeze"]["trainable_fraction"] < 0.5
-    assert 0 < rows["prefix_tuning"]["trainable_fraction"] < 0.1  # the reparametrising MLP trains too
+    assert 0 < rows["prefix_tuning"]["trainable_fraction"] < 0.01  # n·N·2·d keys and values (no MLP by default)
     assert all("classification" in r["tasks"] for r in rows.values())
     assert "ner" not in rows["prompt_tuning"]["tasks"] and "ner" not in rows["prefix_tuning"]["tasks"]
 

@@ -25,9 +25,10 @@ from ftlab.methods.registry import MethodSpec, register_method
 class PrefixTuningOptions:
     num_virtual_tokens: int = 20
     """Prefix length: key/value vectors added before the sequence in every layer."""
-    projection: bool = True
-    """Produce the prefix through a two-layer MLP (Li & Liang's reparametrisation: steadier training); off learns
-    the keys and values directly."""
+    projection: bool = False
+    """Produce the prefix through a two-layer MLP (Li & Liang's reparametrisation, made for GPT-2); off learns the
+    keys and values directly. Off by default: on the embedded MiniLM (250 steps, 2,000 reviews) the MLP never left
+    the majority class at learning rates 1e-3 or 3e-3 (accuracy 0.496), while the direct prefix reached 0.695."""
     projection_hidden_size: int = 256
     """Hidden size of that MLP."""
 
@@ -118,5 +119,5 @@ def apply(model: nn.Module, config: PrefixTuningOptions) -> nn.Module:
 SPEC = register_method(MethodSpec(
     name="prefix_tuning", config_cls=PrefixTuningOptions, apply=apply, tasks=TEXT_CLASSIFICATION,
     description="Trainable key/value prefixes in every attention layer; the model stays frozen.",
-    default_learning_rate=3e-3, injects_modules=True,
+    default_learning_rate=1e-2, injects_modules=True,
 ))
