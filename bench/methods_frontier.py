@@ -7,8 +7,9 @@ LoRA and prompt tuning. Writes two sections of bench/RESULTS.md and two plotly c
     python bench/methods_frontier.py --skip-fewshot  # only the frontier
 
 Each frontier run is its own `ftlab train` process, so its peak memory (the process's maximum RSS) is its own.
-Size on disk is the run's saved model folder: the whole model for full/freeze/bitfit and the hand-written methods
-(prefix tuning, adapters), the adapter folder alone for the peft methods (LoRA, IA3, prompt and P-tuning).
+Size on disk is the run's saved model folder: the whole model for full fine-tuning, peft's adapter folder for LoRA,
+IA3, prompt and P-tuning, and only the trained tensors (with the tokenizer) for freeze, BitFit, prefix tuning and
+adapters (`ftlab.model_files`).
 """
 
 from __future__ import annotations

@@ -86,6 +86,8 @@ CASES = [
     C("unknown-model-with-data", TRAIN_GOOD + "--model bert-large", ["Unknown model 'bert-large'", "minilm"], GOOD),
     C("unknown-hub-model-offline", "train --model org/no-such-model", ["'org/no-such-model'", "minilm"]),
     C("model-folder-without-config", "train --model {in}", ["config.json", "minilm"], {"notes.txt": "no model here"}),
+    C("model-folder-of-trained-tensors-only", "train --model {in}", ["trained_weights.safetensors", "base --model"],
+      {"config.json": "{}", "trained_weights.safetensors": b"not a whole model"}),
     C("unknown-method", "train --method qlora", ["Unknown method 'qlora'", "lora", "freeze", "bitfit", "full"]),
     C("unknown-task", "train --task sft", ["Unknown task 'sft'", "classification", "ner"]),
     C("ner-task-classification-dataset", "train --task ner --dataset rotten_tomatoes",
@@ -178,6 +180,12 @@ CASES = [
       fake_run=True),
     C("explain-run-without-model", f"explain {FAKE_RUN} --text hi", [FAKE_RUN, "no trained model"], fake_run=True),
     C("explain-run-dot-dot", "explain ../evil --text hi", ["'../evil'", "no '..'"]),
+    # few-shot curves: every point is checked before the first one trains
+    C("fewshot-unknown-method", "fewshot --methods full,lorra --ks 2", ["'lorra'", "lora"]),
+    C("fewshot-k-too-large", "fewshot --methods full --ks 2 100000 --seeds 1", ["--shots-per-class 100000"]),
+    C("fewshot-zero-seeds", "fewshot --seeds 0", ["--seeds", "1 or more"]),
+    C("fewshot-ner-dataset", "fewshot --methods lora --dataset wnut16", ["'wnut16'", "'ner' task"]),
+    C("fewshot-html-missing-folder", "fewshot --ks 2 --html {in}/no/such/curve.html", ["--html", "does not exist"]),
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -57,3 +58,22 @@ def test_a_too_large_k_is_refused_before_any_training(fresh_home: Path) -> None:
     with pytest.raises(ftlab.UserError, match="--shots-per-class 100000"):
         learning_curve(base, ["full"], ks=[2, 100_000], seeds=[0])
     assert not list((fresh_home / "runs").glob("*/state.json"))
+
+
+def test_the_cli_trains_the_curve_and_writes_the_chart(fresh_home: Path, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from ftlab.cli import main
+
+    config = tmp_path / "base.yaml"
+    config.write_text("max_length: 32\neval_steps: 2\nsave_steps: 100\nlog_steps: 1\n")
+    argv = ["fewshot", "--methods", "lora", "--ks", "2", "--seeds", "2", "--max-steps", "2", "--batch-size", "4",
+            "--test-size", "16", "--eval-size", "8", "--config", str(config), "--prefix", "cli",
+            "--html", str(tmp_path / "curve.html")]
+    capsys.readouterr()
+    assert main([*argv, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [(p["method"], p["k"], p["seed"]) for p in result["points"]] == [("lora", 2, 0), ("lora", 2, 1)]
+    assert result["summary"][0]["count"] == 2 and "plotly" in (tmp_path / "curve.html").read_text()
+    assert ftlab.TrainConfig.from_yaml((fresh_home / "runs" / "cli-lora-k2-s1" / "config.yaml").read_text()).max_length == 32
+    assert main(argv) == 0  # the finished points are reused, and the human table shows the spread
+    assert "lora             k=2    " in capsys.readouterr().out

@@ -9,12 +9,14 @@ import copy
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
 import ftlab
 import fixtures
 from ftlab import runs
 from ftlab.evaluate import load_trained, predictions
 from ftlab.methods import get_method
+from ftlab.model_files import SUBSET_FILE
 from ftlab.models import load_tokenizer
 from ftlab.tasks import get_task
 
@@ -99,7 +101,7 @@ def test_an_adapter_wider_than_the_model_is_refused(base) -> None:
         spec.apply(copy.deepcopy(base), spec.make_config({"size": 384}))
 
 
-@pytest.mark.parametrize("method", ["prefix_tuning", "adapters", "prompt_tuning", "ia3"])
+@pytest.mark.parametrize("method", ["prefix_tuning", "adapters", "bitfit", "freeze", "prompt_tuning", "ia3", "full"])
 def test_a_saved_run_reloads_with_its_own_weights(method: str, fresh_home) -> None:
     run = ftlab.train(ftlab.TrainConfig(**{**fixtures.TINY_JOB, "method": method, "max_steps": 3, "test_size": 16,
                                            "name": f"reload-{method}"}))
@@ -108,11 +110,21 @@ def test_a_saved_run_reloads_with_its_own_weights(method: str, fresh_home) -> No
     columns = [f"prob_{label}" for label in LABELS]
     np.testing.assert_allclose(reloaded[columns].to_numpy(), in_memory[columns].to_numpy(), atol=1e-5)
 
-    if not get_method(method).injects_modules:
-        return  # peft's own adapter folder: PeftModel.from_pretrained reloaded it
-    # The control: the saved model rebuilt without loading the method's weights predicts differently.
-    model, tokenizer, config, labels, task = load_trained(run["run_id"])
-    spec = get_method(method)
-    bare = spec.apply(task.load_model(str(runs.run_dir(run["run_id"]) / "model"), labels), spec.make_config({}))
-    encoded = dict(tokenizer(reloaded["text"].tolist(), padding=True, truncation=True, return_tensors="pt"))
-    assert (_logits(model, encoded) - _logits(bare.eval(), encoded)).abs().max() > 1e-4
+    folder = runs.run_dir(run["run_id"]) / "model"
+    saved = {p.name for p in folder.iterdir()}
+    if method == "full":
+        assert "model.safetensors" in saved and SUBSET_FILE not in saved
+    elif method in ("prompt_tuning", "ia3"):
+        assert "adapter_model.safetensors" in saved  # peft's own adapter folder
+    else:  # the trained tensors alone, as peft saves an adapter: exactly the trainable set, nothing of the base
+        assert "model.safetensors" not in saved and "tokenizer.json" in saved
+        model, tokenizer, config, labels, task = load_trained(run["run_id"])
+        trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+        assert set(load_file(folder / SUBSET_FILE)) == trainable
+        assert run["metrics"]["trainable_params"] < 0.5 * run["metrics"]["total_params"]
+        # The control: the base model with the method applied but not its saved tensors predicts differently.
+        spec = get_method(method)
+        torch.manual_seed(1)
+        bare = spec.apply(task.load_model(config.model, labels), spec.make_config({}))
+        encoded = dict(tokenizer(reloaded["text"].tolist(), padding=True, truncation=True, return_tensors="pt"))
+        assert (_logits(model, encoded) - _logits(bare.eval(), encoded)).abs().max() > 1e-4

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from ftlab import cli_analysis
+from ftlab import cli_analysis, cli_fewshot
 from ftlab.config import TrainConfig, field_docs
 from ftlab.errors import UserError
 
@@ -188,6 +188,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, tuple[str, str]]]
         command.add_argument("--label-col", metavar="COL", help="--data's label column (default: label)")
         command.add_argument("--json", action="store_true")
     cli_analysis.add_robustness_parser(sub)
+    cli_fewshot.add_fewshot_parser(sub)
 
     assets = sub.add_parser("assets", help="manage the embedded model and data assets")
     assets.add_argument("action", choices=["fetch"], help="fetch: download, verify and extract every asset")
@@ -343,6 +344,7 @@ def cmd_delete(args: argparse.Namespace) -> dict[str, Any]:
 
 # main() dispatches by name; these live in cli_analysis to keep this module short.
 cmd_slices, cmd_errors, cmd_robustness = cli_analysis.cmd_slices, cli_analysis.cmd_errors, cli_analysis.cmd_robustness
+cmd_fewshot = cli_fewshot.cmd_fewshot
 
 
 def cmd_assets(args: argparse.Namespace) -> dict[str, Any]:

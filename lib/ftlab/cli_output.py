@@ -38,6 +38,10 @@ def print_human(command: str, result: Any) -> None:
         from ftlab.cli_analysis import print_analysis
 
         print_analysis(command, result)
+    elif command == "fewshot":
+        from ftlab.cli_fewshot import print_fewshot
+
+        print_fewshot(result)
     elif command == "predict":
         for item in result.get("predictions", [result]):
             _print_prediction(item)

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 from ftlab.config import TrainConfig
 from ftlab.data import SPLITS
 from ftlab.errors import UserError
-from ftlab.methods import get_method
+from ftlab.model_files import load_model_from
 from ftlab.runs import read_config, read_state, refresh, run_dir
 from ftlab.tasks import Task, get_task
 
@@ -31,36 +31,6 @@ def read_split(run_id: str, split: str) -> pd.DataFrame:
         raise UserError(f"Run '{run_id}' has no stored {split} split ({path} is missing); its folder is incomplete. "
                         "Start a new run with `ftlab train`.")
     return pd.read_parquet(path)
-
-
-def load_model_from(model_dir: Path, config: TrainConfig, labels: list[str], task: Task):
-    """The saved model: a full model folder, or a peft adapter on top of the base model."""
-    if (model_dir / "adapter_config.json").is_file():
-        from peft import PeftModel
-
-        base = task.load_model(config.model, labels, trust_remote_code=config.trust_remote_code)
-        return PeftModel.from_pretrained(base, model_dir)
-    model = task.load_model(str(model_dir), labels, trust_remote_code=config.trust_remote_code)
-    method = get_method(config.method)
-    if method.injects_modules:
-        model = method.apply(model, method.make_config(config.method_options))
-        _load_injected_weights(model, model_dir)
-    return model
-
-
-def _load_injected_weights(model: Any, model_dir: Path) -> None:
-    """The method's own modules were rebuilt empty by `apply`: fill them from the saved weights."""
-    from safetensors.torch import load_file
-
-    files = sorted(model_dir.glob("model*.safetensors"))
-    if not files:
-        raise UserError(f"{model_dir} has no model.safetensors; the run's saved model is incomplete. Train it again.")
-    saved = {k: v for f in files for k, v in load_file(f).items()}
-    missing = [name for name, _ in model.named_parameters() if name not in saved]
-    if missing:
-        raise UserError(f"{model_dir} lacks weights for {', '.join(missing[:3])}{'...' if len(missing) > 3 else ''}; "
-                        "it was not saved by this method. Train the run again.")
-    model.load_state_dict(saved, strict=False)
 
 
 @functools.lru_cache(maxsize=4)

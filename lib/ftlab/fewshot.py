@@ -35,7 +35,7 @@ def learning_curve(base: TrainConfig, methods: Sequence[str], *, ks: Sequence[in
     """
     from ftlab.records import summary
     from ftlab.runs import read_config, run_dir
-    from ftlab.train import load_splits, train
+    from ftlab.train import load_splits, plan, train
 
     if not methods or not ks or not seeds:
         raise UserError("A learning curve needs at least one method, one k and one seed, e.g. methods=['full'], "
@@ -49,6 +49,7 @@ def learning_curve(base: TrainConfig, methods: Sequence[str], *, ks: Sequence[in
                                       "name": curve_run_name(prefix, method, k, seed)})
                for method in methods for k in ks for seed in seeds]  # every config checked before any training
     for config in configs:
+        plan(config)  # method, task, dataset and method options
         if config.method == methods[0] and config.shots_per_class == max(ks):
             load_splits(config)  # a k larger than some class holds is refused now, not after hours of training
     rows = []

@@ -45,6 +45,10 @@ register_model(ModelSpec(
 ))
 
 
+TRAINED_SUBSET_FILE = "trained_weights.safetensors"
+"""A run's saved tensors for methods that train part of the model (see `ftlab.model_files`)."""
+
+
 def check_model(name: str) -> None:
     """Raise `UserError` unless `name` can be a model: cheap (nothing is read, located or downloaded), so callers
     can check it before a run folder is written."""
@@ -56,6 +60,12 @@ def check_model(name: str) -> None:
             raise UserError(
                 f"The model folder {folder} has no config.json, so it is not a saved model. Pass the folder that "
                 f"`save_pretrained` wrote, or a registered model: {', '.join(MODELS.names())} (e.g. --model minilm)."
+            )
+        if (folder / TRAINED_SUBSET_FILE).is_file():
+            raise UserError(
+                f"The model folder {folder} holds only the tensors a method trained ({TRAINED_SUBSET_FILE}), not a "
+                "whole model: its run reloads it on top of its base model. To go on from that run, pass the run's "
+                "base --model and the same --method, or train with --method full to get a whole model folder."
             )
         return
     if os.environ.get("HF_HUB_OFFLINE") == "1" or "/" not in name:

@@ -58,7 +58,8 @@ def model_stamp(run_id: str) -> float:
 
 
 def model_size_mb(run_id: str) -> float | None:
-    """Disk size of the run's saved model folder (an adapter folder for peft methods), None before it exists."""
+    """Disk size of the run's saved model folder (peft's adapter, or only the trained tensors, for methods that train
+    part of the model: see `ftlab.model_files`), None before it exists."""
     folder = run_dir(run_id) / "model"
     if not folder.is_dir():
         return None

@@ -28,6 +28,7 @@ from ftlab.errors import UserError
 from ftlab.evaluate import read_split, save_predictions, score_frame
 from ftlab.methods import check_supports, count_parameters, get_method
 from ftlab.mitigation import check_sensitive_col, mitigation_plugins, with_group_codes
+from ftlab.model_files import save_final_model
 from ftlab.models import check_model, load_tokenizer
 from ftlab.plugins import Plugins
 from ftlab.records import summary
@@ -172,7 +173,7 @@ def _fit(resolved: Plan, state: runs.RunState, splits: dict[str, pd.DataFrame], 
             return summary(state.run_id)
 
         # -- save and score: the final model and its test predictions (the Trainer evaluated validation last) ----
-        trainer.save_model(str(folder / "model"))
+        save_final_model(trainer, folder / "model")
         final = {"wall_seconds": state.wall_seconds, "peak_rss_mb": _peak_rss_mb(),
                  "train_step_samples_per_second": timer.samples_per_second(trainer.args),
                  "final_train_loss": output.metrics.get("train_loss", float("nan"))}

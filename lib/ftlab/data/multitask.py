@@ -30,7 +30,13 @@ def member_names(name: str) -> list[str]:
 
 
 def member_of(label: str) -> str:
+    """`rotten_tomatoes` for `rotten_tomatoes:fresh`."""
     return label.split(LABEL_SEPARATOR, 1)[0]
+
+
+def member_label(label: str) -> str:
+    """`fresh` for `rotten_tomatoes:fresh`: the label as the member dataset names it."""
+    return label.split(LABEL_SEPARATOR, 1)[1]
 
 
 def composite_spec(name: str):

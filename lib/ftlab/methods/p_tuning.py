@@ -49,5 +49,7 @@ def apply(model: nn.Module, config: PTuningOptions) -> nn.Module:
 SPEC = register_method(MethodSpec(
     name="p_tuning", config_cls=PTuningOptions, apply=apply, tasks=TEXT_CLASSIFICATION,
     description="Virtual input tokens produced by a small trainable prompt encoder (peft).",
-    default_learning_rate=1e-2,
+    # On MiniLM / rotten_tomatoes at 250 steps, the MLP encoder stayed at the majority class at 1e-3, 3e-3 and 1e-2
+    # and reached 0.651 at 1e-1 (0.649 at 3e-1); bench/RESULTS.md has the frontier.
+    default_learning_rate=1e-1,
 ))

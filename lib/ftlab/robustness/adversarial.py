@@ -50,16 +50,11 @@ def fgm_step(epsilon: float) -> StepFn:
 
     def step(trainer: Any, model: nn.Module, inputs: dict[str, Any], num_items_in_batch: Any,
              default_step: Callable[..., torch.Tensor]) -> torch.Tensor:
-        with embedding_weight(trainer, model) as weight:
+        with perturbed_embeddings(trainer, model) as (weight, _clean):
             loss = default_step(model, inputs, num_items_in_batch)
-            clean = weight.detach().clone()
-            try:
-                with torch.no_grad():
-                    weight.add_(along_gradient(weight.grad, epsilon))
-                adversarial = default_step(model, inputs, num_items_in_batch)
-            finally:
-                with torch.no_grad():
-                    weight.copy_(clean)
+            with torch.no_grad():
+                weight.add_(along_gradient(weight.grad, epsilon))
+            adversarial = default_step(model, inputs, num_items_in_batch)
         trainer.record_term(LOSS_NAME, float(adversarial))
         return loss
 
@@ -71,25 +66,20 @@ def pgd_step(epsilon: float, alpha: float, steps: int) -> StepFn:
 
     def step(trainer: Any, model: nn.Module, inputs: dict[str, Any], num_items_in_batch: Any,
              default_step: Callable[..., torch.Tensor]) -> torch.Tensor:
-        with embedding_weight(trainer, model) as weight:
+        with perturbed_embeddings(trainer, model) as (weight, clean):
             loss = default_step(model, inputs, num_items_in_batch)
-            clean = weight.detach().clone()
             trained = [p for p in model.parameters() if p.requires_grad]
             clean_grads = {p: p.grad.clone() for p in trained if p.grad is not None}
-            try:
-                for t in range(steps):
-                    with torch.no_grad():
-                        weight.add_(along_gradient(weight.grad, alpha))
-                        weight.copy_(clean + project(weight - clean, epsilon))
-                    if t < steps - 1:
-                        model.zero_grad()  # the next step follows the gradient at this perturbation alone
-                    else:
-                        for p in trained:  # the last perturbed batch's gradient adds to the clean one
-                            p.grad = clean_grads.get(p)
-                    adversarial = default_step(model, inputs, num_items_in_batch)
-            finally:
+            for t in range(steps):
                 with torch.no_grad():
-                    weight.copy_(clean)
+                    weight.add_(along_gradient(weight.grad, alpha))
+                    weight.copy_(clean + project(weight - clean, epsilon))
+                if t < steps - 1:
+                    model.zero_grad()  # the next step follows the gradient at this perturbation alone
+                else:
+                    for p in trained:  # the last perturbed batch's gradient adds to the clean one
+                        p.grad = clean_grads.get(p)
+                adversarial = default_step(model, inputs, num_items_in_batch)
         trainer.record_term(LOSS_NAME, float(adversarial))
         return loss
 
@@ -111,6 +101,19 @@ def project(delta: torch.Tensor, epsilon: float) -> torch.Tensor:
     """`delta` scaled back onto the L2 ball of radius ε when it lies outside."""
     norm = torch.linalg.vector_norm(delta)
     return delta * (epsilon / norm) if norm > epsilon else delta
+
+
+@contextmanager
+def perturbed_embeddings(trainer: Any, model: nn.Module) -> Iterator[tuple[nn.Parameter, torch.Tensor]]:
+    """The word-embedding matrix to perturb and a copy of its clean values, which it gets back on leaving
+    (also when a step raises), so the optimizer always steps on the clean matrix."""
+    with embedding_weight(trainer, model) as weight:
+        clean = weight.detach().clone()
+        try:
+            yield weight, clean
+        finally:
+            with torch.no_grad():
+                weight.copy_(clean)
 
 
 @contextmanager

@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ftlab.data.multitask import TASK_COL, member_of
+from ftlab.data.multitask import TASK_COL, member_label, member_of
 from ftlab.errors import UserError
 from ftlab.tasks.base import register_task
 from ftlab.tasks.classification import ClassificationTask, batched_logits, classification_metrics, softmax
@@ -133,7 +133,7 @@ def member_metrics(gold: np.ndarray, logits: np.ndarray, labels: list[str]) -> d
         local = {g: i for i, g in enumerate(ids)}
         scores = classification_metrics(np.asarray([local[g] for g in gold[rows]]),
                                         np.asarray([local[p] for p in predicted[rows]]),
-                                        [labels[i].split(":", 1)[1] for i in ids])
+                                        [member_label(labels[i]) for i in ids])
         metrics.update({f"{member}_{name}": value for name, value in scores.items()})
     present = [member for member in member_blocks(labels) if f"{member}_accuracy" in metrics]
     for name in ("accuracy", "macro_f1"):
