@@ -293,3 +293,48 @@ AUGMENT_TEXTS = [
     "an awful , boring movie with a dull story and wooden acting that doesn't end .",
     "Great cast. Terrible script.",
 ]
+
+# --- ftlab.serve: texts for /predict and the exports --------------------------------------------------------------
+
+# Reviews of different lengths (a batch pads the short ones), one clearly positive and one clearly negative.
+SERVE_TEXTS = ["A warm, funny and beautifully acted film.",
+               "Dull, predictable and far too long; the jokes fall flat.",
+               "an uneven but often charming portrait of a family"]
+SERVE_NER_TEXT = "Justin Bieber flew to Paris with Selena Gomez"
+# A tiny run's budget: a few real steps on few, short examples (the tests check plumbing, not accuracy).
+SERVE_TINY_RUN = {"train_size": 32, "eval_size": 16, "test_size": 16, "max_steps": 3, "eval_steps": 3,
+                  "save_steps": 3, "log_steps": 3, "max_length": 32, "batch_size": 8}
+
+# --- ftlab.methods.distill: knowledge distillation (tests/test_distill.py) -------------------------------------------
+
+DISTILL_TEACHER = "session-full"
+"""conftest's `trained_run` (a full fine-tune on rotten_tomatoes, labels fresh/rotten): the teacher of the tests."""
+DISTILL_STUDENT_FLAGS = ["--dataset", "rotten_tomatoes", "--method", "distill", "--teacher", DISTILL_TEACHER,
+                         "--train-size", "32", "--eval-size", "16", "--test-size", "32", "--batch-size", "8",
+                         "--max-steps", "4", "--eval-steps", "2", "--save-steps", "4", "--log-steps", "1"]
+"""A tiny distillation through the CLI (the issue's `--teacher` spelling): a 3-layer student, 4 steps."""
+
+# --- ftlab.distributed and ftlab.precision (tests/test_distributed.py, tests/test_precision.py) -----------------
+
+DDP_STEPS, DDP_BATCH, DDP_STEPS_PER_EPOCH = 6, 4, 4
+DDP_FLAGS = ["--dataset", "rotten_tomatoes", "--method", "full", "--train-size", "32", "--eval-size", "16",
+             "--test-size", "16", "--batch-size", str(DDP_BATCH), "--max-length", "32", "--max-steps", str(DDP_STEPS),
+             "--log-steps", "1"]
+"""Two processes x 4 examples a step: an epoch of the 32 training examples is 4 steps, so steps 5-6 are a second
+epoch, whose order the ranks must share too."""
+PRECISION_RUN = dict(dataset="rotten_tomatoes", method="lora", train_size=32, eval_size=16, test_size=16,
+                     batch_size=8, max_length=32, max_steps=2, log_steps=1)
+"""Two real steps: enough to see the activations' dtype (bf16 autocast is ~5x slower than fp32 on a plain CPU)."""
+
+# --- ftlab.compress: pruning and quantization (tests/test_compress.py) ---------------------------------------------
+
+COMPRESS_PARENT = dict(dataset="rotten_tomatoes", method="full", train_size=512, eval_size=32, test_size=200,
+                       max_length=48, learning_rate=1e-4, max_steps=60, eval_steps=60, save_steps=60, log_steps=10,
+                       name="compress-parent")
+"""A full fine-tune trained far enough to predict both classes (test accuracy 0.74, 111 fresh / 89 rotten of 200):
+int8 agreement means little on a model that answers one class (conftest's `trained_run` does, after 24 steps)."""
+COMPRESS_SPARSITY = 0.5
+COMPRESS_FINETUNE_STEPS = 3
+MINILM_ENCODER_LINEAR_WEIGHTS = 6 * (4 * 384 * 384 + 2 * 384 * 1536)
+"""MiniLM's prunable weights: query, key, value, attention output (384x384) and the two feed-forward matrices
+(384x1536) of each of its 6 layers."""

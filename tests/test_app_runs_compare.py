@@ -68,21 +68,20 @@ def page(name: str, **query: str) -> AppTest:
 
 
 def table(at: AppTest, index: int = 0) -> pd.DataFrame:
-    """A page's n-th table (Runs: the runs; Compare: costs, then the config diff)."""
+    """A page's n-th table (Runs: the runs; Compare: costs, the config diff, then cost and value)."""
     return at.dataframe[index].value
 
 
-def traces(at: AppTest) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """The plotly chart's lines by name (not the faint raw points under smoothed ones), arrays decoded."""
+def traces(at: AppTest, chart: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """A plotly chart's lines by name (not the faint raw points under smoothed ones), arrays decoded. Runs and
+    Compare pages: chart 0 is the curves; Compare's chart 1 is the cost frontier."""
     def values(data) -> np.ndarray:
         if isinstance(data, dict):
             return np.frombuffer(base64.b64decode(data["bdata"]), dtype=np.dtype(data["dtype"]))
         return np.asarray(data, dtype=float)
 
-    charts = at.get("plotly_chart")
-    assert len(charts) == 1
-    return {t["name"]: (values(t["x"]), values(t["y"])) for t in json.loads(charts[0].proto.spec)["data"]
-            if t.get("showlegend", True)}
+    spec = json.loads(at.get("plotly_chart")[chart].proto.spec)
+    return {t["name"]: (values(t["x"]), values(t["y"])) for t in spec["data"] if t.get("showlegend", True)}
 
 
 def fake_run(run_id: str, *, status: str, method: str = "full", pid: int | None = None,
@@ -226,6 +225,24 @@ def test_compare_page_overlays_costs_and_diffs(store: dict[str, dict]) -> None:
     assert set(curves) == {FULL, LORA}
     assert all(len(x) == 2 and 0 < x[0] < x[1] for x, _ in curves.values()), "seconds since each run's start"
     assert "seed" in table(at, 1).index
+
+
+def test_compare_page_weighs_cost_against_quality(store: dict[str, dict]) -> None:
+    at = page("compare", runs=f"{FULL},{LORA}")
+    costs = table(at, 2).set_index("run_id")
+    assert costs.loc[FULL, "train_flops"] > costs.loc[LORA, "train_flops"] > 0  # full also trains every weight
+    assert costs.loc[FULL, "flops_formula"].startswith("2·N·T + 2·N_back·T + 2·N_train·T = 6.0")
+    assert "money" not in costs.columns  # no price set: no made-up money
+    frontier = traces(at, 1)["runs"]
+    assert sorted(frontier[0]) == sorted(costs["train_flops"])
+
+    at.number_input(key="compare_price").set_value(2.0)
+    at.selectbox(key="compare_cost_axis").set_value("money").run()
+    assert not at.exception
+    costs = table(at, 2).set_index("run_id")
+    for run_id in (FULL, LORA):
+        assert costs.loc[run_id, "money"] == pytest.approx(2.0 * store[run_id]["wall_seconds"] / 3600, rel=1e-3)
+    assert costs["on_frontier"].any()
 
 
 def test_compare_smoothing_draws_the_ema_over_faint_raw_points(store: dict[str, dict]) -> None:

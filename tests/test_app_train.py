@@ -65,7 +65,7 @@ def test_form_fields_come_from_the_config_dataclasses(monkeypatch: pytest.Monkey
     at = open_train()
     keys = {w.key for kind in ("number_input", "text_input", "selectbox", "checkbox") for w in getattr(at, kind)}
     assert {f"train.{f.name}" for f in dataclasses.fields(TrainConfig) if f.name not in ASKED_ABOVE} <= keys
-    assert at.selectbox(key="train.preset").options == ["default", "seed"]
+    assert at.selectbox(key="train.preset").options == ["default", "fast", "seed"]
     assert at.selectbox(key="train.gpu").options == ["Any", "0", "1"]
     assert at.expander[0].label == "Advanced"
     assert "train.opt.lora.r" not in keys  # the default method, full, has no options

@@ -34,6 +34,9 @@ SMALL_BUDGETS = {
     "FTLAB_NB_FEWSHOT_KS": "4,8",  # notebook 09: k examples per class on the learning curve
     "FTLAB_NB_FEWSHOT_SEEDS": "0,1",  # notebook 09: seeds per k (2: the least that has a spread)
     "FTLAB_NB_FEWSHOT_METHODS": "full,lora",  # notebook 09: methods on the curve
+    "FTLAB_NB_COMPRESS_FINETUNE_STEPS": "4",  # notebook 12: fine-tuning steps after pruning
+    "FTLAB_NB_LATENCY_ROUNDS": "1",  # notebook 12: timed rounds over 32 test reviews, every model in each
+    "FTLAB_NB_DDP_STEPS": "4",  # notebook 13: steps of its 2-process (torchrun) run
 }
 
 # What each notebook must have printed: strings of the output its lesson is about.
@@ -55,6 +58,8 @@ EXPECTED_OUTPUTS = {
                             "multi - single (accuracy)", "rotten_tomatoes:fresh", "both tasks"],
     "09_few_shot.ipynb": ["is more than the training split holds", "test accuracy across seeds", "range (max - min)",
                           "seeds won", "accuracy std over seeds"],  # k too large refused; the curve, its spread
+    "11_distillation.ipynb": ["|grad| of T²·KL", "num_hidden_layers", "loss_distill, first and last logged",
+                              "agreement_with_teacher", "latency_ms_batch32", "speed-up"],  # T², the cut, the table
     "10_named_entity_recognition.ipynb": ["B-person", "-100 (ignored)",  # the tag maps, the label alignment
                                           "micro avg", "entity micro-F1", "start"],  # seqeval's report, offsets
     "15_explaining_predictions.ipynb": ["additivity", "comprehensiveness", "sufficiency", "spearman",
@@ -63,6 +68,16 @@ EXPECTED_OUTPUTS = {
                                       "full + pgd", "forward+backward passes per step"],
     "16_fairness_and_error_analysis.ipynb": ["demographic_parity_difference", "equalized_odds_difference",
                                              "Spouse", "candidate slices tested", "ECE", "dp-penalty", "reweigh"],
+    "14_cost_and_value.ipynb": ["compute_backward_params", "2·N·T + 2·N_back·T + 2·N_train·T = 6.0", "ours / seeds'",
+                                "× real tokens / B·D", "on the frontier of quality against each cost"],
+    "13_mixed_precision_and_distributed.ipynb": ["epsilon (1 -> next)", "(the update is lost)", "(recovered)",
+                                                 "refused: --precision fp16 needs a CUDA GPU", "recorded precision",
+                                                 "bf16 autocast  output of", "bf16 step / fp32 step",
+                                                 "JSON results printed: 1",
+                                                 "shards disjoint: True", "replicas identical: True"],
+    "12_pruning_and_quantization.ipynb": ["sparsity per layer type", "pruned weights still zero after fine-tuning: "
+                                          "True", "per-channel", "QuantizedEmbedding", "DynamicQuantizedLinear",
+                                          "speedup_b32", "agreement", "bitsandbytes"],
     "08_data_augmentation.ipynb": ["word-dropout", "words have synonyms", "same seed, same batch: True",
                                    "needs internet access", "accuracy with typos", "95% interval"],
 }

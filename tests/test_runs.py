@@ -68,7 +68,7 @@ def test_methods_json_lists_trainable_fractions(capsys: pytest.CaptureFixture) -
     assert main(["methods", "--json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert set(rows) == {"full", "freeze", "bitfit", "lora", "ia3", "prompt_tuning", "p_tuning", "prefix_tuning",
-                         "adapters"}
+                         "adapters", "distill"}
     assert rows["full"]["trainable_fraction"] == 1.0
     for cheap in ("bitfit", "lora", "ia3", "prompt_tuning", "p_tuning", "adapters"):
         assert 0 < rows[cheap]["trainable_fraction"] < 0.02, (cheap, rows[cheap])
@@ -76,6 +76,8 @@ def test_methods_json_lists_trainable_fractions(capsys: pytest.CaptureFixture) -
     assert 0.05 < rows["freeze"]["trainable_fraction"] < 0.5
     assert 0 < rows["prefix_tuning"]["trainable_fraction"] < 0.01  # n·N·2·d keys and values (no MLP by default)
     assert all("classification" in r["tasks"] for r in rows.values())
+    # distill needs a teacher run: listed, not measured, with the reason
+    assert rows["distill"]["trainable_fraction"] is None and "--distill-teacher" in rows["distill"]["note"]
     assert "ner" not in rows["prompt_tuning"]["tasks"] and "ner" not in rows["prefix_tuning"]["tasks"]
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from ftlab import tracking
+from ftlab.distributed import any_rank
 from ftlab.runs import CANCEL_FILE, RunState, write_state
 
 
@@ -26,7 +27,8 @@ class TrackingCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):
         if state.is_world_process_zero:  # what the live view needs for progress and ETA
             samples = args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
-            tracking.set_tags(self.mlflow_run_id, {"total_steps": state.max_steps, "samples_per_step": samples})
+            tracking.set_tags(self.mlflow_run_id, {"total_steps": state.max_steps, "samples_per_step": samples,
+                                                   "world_size": args.world_size})
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs:
@@ -71,7 +73,8 @@ class CancelCallback(TrainerCallback):
     def on_step_end(self, args, state, control, **kwargs):
         if state.global_step >= state.max_steps:
             return control  # the last step is done: finishing is better than a "cancelled" run with nothing left
-        if self.requested.is_set() or (self.run_dir / CANCEL_FILE).exists():
+        asked = self.requested.is_set() or (self.run_dir / CANCEL_FILE).exists()
+        if any_rank(asked, args.device):  # DDP ranks stop at the same step, or the others would wait forever
             self.cancelled = True
             control.should_save = True
             control.should_training_stop = True

@@ -16,8 +16,9 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from ftlab import cli_analysis, cli_fewshot
+from ftlab import cli_analysis, cli_compress, cli_cost, cli_fewshot, cli_serve
 from ftlab.config import TrainConfig, field_docs
+from ftlab.distributed import is_main
 from ftlab.errors import UserError
 
 _SCALARS: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "str": str}
@@ -65,7 +66,7 @@ def _add_method_flags(parser: argparse.ArgumentParser) -> dict[str, tuple[str, s
                 del kwargs["metavar"]
             else:
                 kwargs["type"] = _value_parser(str(field.type))
-            group.add_argument(spec.flag(field.name), **kwargs)
+            group.add_argument(spec.flag(field.name), *spec.flag_aliases.get(field.name, ()), **kwargs)
             owners[dest] = (spec.name, field.name)
     return owners
 
@@ -108,6 +109,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, tuple[str, str]]]
     train.add_argument("--queue", action="store_true",
                        help="submit to the job queue and return at once; a background worker runs it (see `ftlab jobs`)")
     train.add_argument("--gpu", type=int, metavar="N", help="with --queue: run on GPU N (default: any free one)")
+    train.add_argument("--nproc", type=int, metavar="N", help="with --queue: train with N data-parallel processes "
+                       "(torchrun; DDP over gloo on CPUs, NCCL on GPUs); one batch is N x --batch-size examples")
     _add_config_flags(train)
     owners = _add_method_flags(train)
 
@@ -189,6 +192,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, tuple[str, str]]]
         command.add_argument("--json", action="store_true")
     cli_analysis.add_robustness_parser(sub)
     cli_fewshot.add_fewshot_parser(sub)
+    cli_compress.add_compress_parser(sub)
+    cli_cost.add_cost_parser(sub)
+    cli_serve.add_serve_parsers(sub)
 
     assets = sub.add_parser("assets", help="manage the embedded model and data assets")
     assets.add_argument("action", choices=["fetch"], help="fetch: download, verify and extract every asset")
@@ -211,12 +217,16 @@ def cmd_train(args: argparse.Namespace, owners: dict[str, tuple[str, str]]) -> d
             raise UserError(f"--resume continues a run with its own saved config; drop {', '.join(given)} "
                             "(or start a new run with them).")
         if args.queue:
-            jobs.submit_resume(args.resume, gpu=args.gpu)
+            jobs.submit_resume(args.resume, gpu=args.gpu, nproc=args.nproc)
             return _queued(args.resume)
-        return resume(args.resume)
     if args.gpu is not None and not args.queue:
         raise UserError("--gpu chooses the GPU of a queued job; add --queue, or set CUDA_VISIBLE_DEVICES for a "
                         "run in this terminal.")
+    if args.nproc is not None and not args.queue:
+        raise UserError(f"--nproc starts the processes of a queued job; add --queue, or launch them yourself: "
+                        f"torchrun --nproc_per_node {args.nproc} -m ftlab.cli train ... (without --nproc).")
+    if args.resume:
+        return resume(args.resume)
     config = resolve_config(load_config_file(args.config) if args.config else {}, overrides)
     stray = {m: [_flag(m, o) for m2, o in method_flags.values() if m2 == m]
              for m, _ in method_flags.values() if m != config.method}
@@ -229,7 +239,7 @@ def cmd_train(args: argparse.Namespace, owners: dict[str, tuple[str, str]]) -> d
         options = {**config.method_options, **{o: getattr(args, d) for d, (_, o) in method_flags.items()}}
         config = TrainConfig.from_dict({**config.to_dict(), "method_options": options})
     if args.queue:
-        return _queued(jobs.submit(config, gpu=args.gpu))
+        return _queued(jobs.submit(config, gpu=args.gpu, nproc=args.nproc))
     return train(config)
 
 
@@ -345,6 +355,9 @@ def cmd_delete(args: argparse.Namespace) -> dict[str, Any]:
 # main() dispatches by name; these live in cli_analysis to keep this module short.
 cmd_slices, cmd_errors, cmd_robustness = cli_analysis.cmd_slices, cli_analysis.cmd_errors, cli_analysis.cmd_robustness
 cmd_fewshot = cli_fewshot.cmd_fewshot
+cmd_compress = cli_compress.cmd_compress
+cmd_cost = cli_cost.cmd_cost
+cmd_serve, cmd_export = cli_serve.cmd_serve, cli_serve.cmd_export
 
 
 def cmd_assets(args: argparse.Namespace) -> dict[str, Any]:
@@ -354,6 +367,7 @@ def cmd_assets(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    cli_serve.before_torch(sys.argv[1:] if argv is None else argv)  # building the parser imports torch
     parser, owners = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="ftlab: %(message)s", stream=sys.stderr)
@@ -364,11 +378,14 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.redirect_stdout(sys.stderr):
             result = handler(args, owners) if args.command == "train" else handler(args)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        if is_main():  # under torchrun every rank gets the error; one says it
+            print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    if not is_main():
+        return 0  # under torchrun, rank 0 prints the one result
     if getattr(args, "json", False):
         print(json.dumps(result, default=str))
     else:

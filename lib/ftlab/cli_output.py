@@ -21,7 +21,8 @@ def print_human(command: str, result: Any) -> None:
             print("no runs yet: start one with `ftlab train`")
         for r in result:
             print(f"{r['run_id']:<45} {r['status']:<10} {r['method'] or '':<8} {r['dataset'] or '':<16} "
-                  f"{r['main_metric']['name']}={_fmt(r['main_metric']['value'])}")
+                  f"{r['main_metric']['name']}={_fmt(r['main_metric']['value'])}"
+                  + (f"  from {r['parent']}" if r.get("parent") else ""))
     elif command == "jobs":
         state = "alive" if result["worker_alive"] else "idle (starts with the next job)"
         print(f"concurrency {result['concurrency']}, worker {state}")
@@ -38,10 +39,22 @@ def print_human(command: str, result: Any) -> None:
         from ftlab.cli_analysis import print_analysis
 
         print_analysis(command, result)
+    elif command == "cost":
+        from ftlab.cli_cost import print_cost
+
+        print_cost(result)
     elif command == "fewshot":
         from ftlab.cli_fewshot import print_fewshot
 
         print_fewshot(result)
+    elif command == "compress":
+        from ftlab.cli_compress import print_compress
+
+        print_compress(result)
+    elif command in ("serve", "export"):
+        from ftlab.cli_serve import print_serve
+
+        print_serve(command, result)
     elif command == "predict":
         for item in result.get("predictions", [result]):
             _print_prediction(item)

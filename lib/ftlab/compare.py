@@ -29,7 +29,8 @@ _FIRST_LOGGED = "trainable_params"
 """Logged once, as soon as the model is built and before the first step: where a run's wall clock starts."""
 _LOGGED_ONCE = {"trainable_params", "total_params", "wall_seconds", "peak_rss_mb", "peak_cuda_mb",
                 "train_step_samples_per_second", "final_train_loss", "train_runtime", "train_samples_per_second",
-                "train_steps_per_second", "train_loss", "total_flos", "resumed_from_step"}
+                "train_steps_per_second", "train_loss", "total_flos", "resumed_from_step", "train_tokens",
+                "compute_params", "compute_backward_params", "compute_trained_params"}
 """Metrics a run logs once (at its end or start): a single point, not a curve. `test_*` are too."""
 
 

@@ -18,6 +18,14 @@ TAG_SCHEMES = ("auto", "iob1", "iob2", "bio", "bioes", "iobes", "bilou")
 """--tag-scheme values (`ftlab.data.tag_schemes` reads each; bio is iob2, iobes and bilou are bioes)."""
 ADVERSARIAL = ("none", "fgm", "pgd")
 """--adversarial values (`ftlab.robustness.adversarial` implements them)."""
+PRECISIONS = ("fp32", "bf16", "fp16", "auto")
+"""--precision values (`ftlab.precision` maps them onto the Trainer's mixed precision)."""
+
+LR_SCALINGS = {"none": 0.0, "sqrt": 0.5, "linear": 1.0}
+"""--lr-scaling values and their exponent: lr = recommended × (B / 16) ** exponent."""
+DEVICES = ("cpu", "cuda")
+"""Sections a preset file may hold for one kind of device (`fast.yaml`): the section of the device that trains
+is layered over the preset's common values."""
 
 PRESETS_DIR = Path(__file__).resolve().parents[2] / "configs" / "presets"
 
@@ -46,7 +54,9 @@ class TrainConfig:
     method_options: dict[str, Any] = field(default_factory=dict)
     """Options of the chosen method, e.g. `{r: 16}` for lora (flags `--lora-r 16`)."""
     preset: str = "default"
-    """Batching recipe from configs/presets: `default` (dynamic padding, length-grouped batches) or `seed`."""
+    """Batching recipe from configs/presets: `default` (dynamic padding, length-grouped batches), `seed` (the
+    seeds' recipe: pad to 128, random batches) or `fast` (by device: larger batches with the learning rate scaled,
+    and on a GPU bf16/fp16, padding to multiples of 8 and torch.compile)."""
     epochs: float = 3.0
     """Passes over the training split; ignored when --max-steps is set."""
     max_steps: int | None = None
@@ -81,6 +91,18 @@ class TrainConfig:
     unset)."""
     pad_to_multiple_of: int | None = None
     """Round padded lengths up to a multiple of this (8 helps tensor cores on GPUs)."""
+    torch_compile: bool | None = None
+    """Compile the model with `torch.compile` before training: pays on a GPU for runs of more than a few hundred
+    steps (the first steps compile), rarely on a CPU. From the preset when unset: off."""
+    lr_scaling: str | None = None
+    """How the method's recommended learning rate follows the batch size when --learning-rate is unset: `none`,
+    `sqrt` (× √(B/16), as for Adam) or `linear` (× B/16), B the samples per step over all processes; the
+    recommended rates were set at batch 16. From the preset when unset: none."""
+    precision: str | None = None
+    """Number format of the training's matrix products (weights and optimizer stay fp32): `fp32`; `bf16`
+    (autocast; native on Ampere+ GPUs, emulated and ~5x slower on CPUs without bf16 units); `fp16` (CUDA only, with
+    loss scaling); `auto` (bf16 where the GPU has it, else fp16 on CUDA, else fp32). From the preset when unset:
+    fp32. The run records the precision that actually ran, read from the activations."""
     seed: int = 42
     """Seeds the data split, sampling, initialisation and shuffling."""
     save_steps: int = 100
@@ -170,6 +192,10 @@ class TrainConfig:
         _require(0 <= self.warmup_ratio < 1, "--warmup-ratio", f"must be in [0, 1), got {self.warmup_ratio}", "e.g. 0.06")
         _require(isinstance(self.tag_scheme, str) and self.tag_scheme.lower() in TAG_SCHEMES, "--tag-scheme",
                  f"must be one of {', '.join(TAG_SCHEMES)}, got {self.tag_scheme!r}", "use --tag-scheme auto")
+        _require(self.precision in PRECISIONS, "--precision", f"must be one of {', '.join(PRECISIONS)}, got "
+                 f"{self.precision!r}", "use --precision fp32, or auto to pick by the hardware")
+        _require(self.lr_scaling in LR_SCALINGS, "--lr-scaling", f"must be one of {', '.join(LR_SCALINGS)}, got "
+                 f"{self.lr_scaling!r}", "use --lr-scaling sqrt, or none to keep the recommended rate")
         _require(self.padding in ("dynamic", "max_length"), "--padding",
                  f"must be 'dynamic' or 'max_length', got {self.padding!r}", "use --padding dynamic")
         _require(isinstance(self.method_options, dict), "method_options", "must be a mapping of option: value",
@@ -229,7 +255,8 @@ class TrainConfig:
 
 
 _BUILTIN: dict[str, Any] = {"batch_size": 16, "max_length": 128, "padding": "dynamic", "group_by_length": True,
-                            "warmup_ratio": 0.06}
+                            "warmup_ratio": 0.06, "precision": "fp32", "torch_compile": False, "lr_scaling": "none",
+                            "pad_to_multiple_of": None}
 """What a preset file leaves out."""
 PRESET_KEYS = (*_BUILTIN, "learning_rate")
 
@@ -320,10 +347,23 @@ def preset_values(name: str) -> dict[str, Any]:
     if "/" in name or not path.is_file():
         raise UserError(f"Unknown preset '{name}'. Known presets: {', '.join(list_presets())}.")
     values = _parse_yaml(path.read_text(), f"preset {name}")
+    sections = {device: values.pop(device) for device in DEVICES if device in values}
+    if sections:
+        section = sections.get(training_device()) or {}
+        if not isinstance(section, dict):
+            raise UserError(f"Preset file {path}: its {training_device()} section must be a mapping of key: value.")
+        values.update(section)
     unknown = sorted(set(values) - set(PRESET_KEYS))
     if unknown:
         raise UserError(f"Preset file {path} sets {', '.join(unknown)}; a preset may set only {', '.join(PRESET_KEYS)}.")
     return values
+
+
+def training_device() -> str:
+    """`cuda` where a CUDA GPU is visible, else `cpu`: which section of a device-aware preset applies."""
+    import torch  # only device-aware presets pay for the import
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:

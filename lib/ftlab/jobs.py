@@ -10,7 +10,8 @@ The queue lives in the workbench home, not in the app, so the CLI (`ftlab train 
 
 A submitted job is a prepared run (folder, splits, "queued" in the tracking store); the worker starts it with
 `python -m ftlab.jobs run RUN`, the same `resume` path as `ftlab train --resume`, in a new session so that
-neither the app's nor the worker's death stops it.
+neither the app's nor the worker's death stops it. A job of `nproc` N > 1 runs under `torchrun --nproc_per_node N`
+(data-parallel: `ftlab.distributed`), with N free GPUs where there are GPUs.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any, Iterator
 import psutil
 from filelock import FileLock, Timeout
 
-from ftlab import runs
+from ftlab import distributed, runs
 from ftlab.runs import CANCEL_FILE
 from ftlab.config import TrainConfig
 from ftlab.errors import UserError
@@ -90,19 +91,25 @@ def set_concurrency(value: int | None) -> None:
         queue["concurrency"] = value
 
 
-def submit(config: TrainConfig, *, gpu: int | None = None) -> str:
-    """Validate and prepare a run now, queue it, make sure a worker is alive; returns the run id."""
+def submit(config: TrainConfig, *, gpu: int | None = None, nproc: int | None = None) -> str:
+    """Validate and prepare a run now, queue it, make sure a worker is alive; returns the run id. `nproc`: how many
+    data-parallel processes train it (1 when None)."""
     from ftlab.train import prepare
 
     _check_gpu(gpu)
+    nproc = _check_nproc(nproc, gpu)
+    if distributed.world().size > 1:
+        raise UserError("--queue inside a torchrun launch would queue the run once per process; run `ftlab train "
+                        "--queue --nproc N ...` on its own instead.")
     state = prepare(config)
-    _enqueue(state.run_id, gpu)
+    _enqueue(state.run_id, gpu, nproc)
     return state.run_id
 
 
-def submit_resume(run_id: str, *, gpu: int | None = None) -> None:
+def submit_resume(run_id: str, *, gpu: int | None = None, nproc: int | None = None) -> None:
     """Queue a cancelled or failed run to continue from its last checkpoint."""
     _check_gpu(gpu)
+    nproc = _check_nproc(nproc, gpu)
     state = runs.refresh(runs.read_state(run_id))
     if state.status in ("running", "queued"):
         raise UserError(f"Run '{run_id}' is already {state.status}; nothing to resume.")
@@ -110,7 +117,7 @@ def submit_resume(run_id: str, *, gpu: int | None = None) -> None:
         raise UserError(f"Run '{run_id}' already finished; start a new run to train further.")
     (runs.run_dir(run_id) / CANCEL_FILE).unlink(missing_ok=True)
     runs.set_status(state, "queued", error=None)
-    _enqueue(run_id, gpu)
+    _enqueue(run_id, gpu, nproc)
 
 
 def _check_gpu(gpu: int | None) -> None:
@@ -118,9 +125,30 @@ def _check_gpu(gpu: int | None) -> None:
         raise UserError(f"GPU {gpu} does not exist here ({gpu_count()} visible). Leave --gpu out to use any free one.")
 
 
-def _enqueue(run_id: str, gpu: int | None) -> None:
+def _check_nproc(nproc: int | None, gpu: int | None) -> int:
+    """The number of processes, checked against the machine: a GPU each where there are GPUs, else a core each."""
+    if nproc is None:
+        return 1
+    if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
+        raise UserError(f"--nproc must be a whole number of at least 1, not {nproc!r}. Example: --nproc 2.")
+    if nproc == 1:
+        return 1
+    if gpu is not None:
+        raise UserError(f"--gpu pins a one-process job to a GPU; a job of --nproc {nproc} processes takes {nproc} "
+                        "free GPUs. Drop --gpu.")
+    gpus, cores = gpu_count(), os.cpu_count() or 1
+    if gpus and nproc > gpus:
+        raise UserError(f"--nproc {nproc} needs a GPU per process and {gpus} are visible; use --nproc {gpus} or "
+                        "fewer.")
+    if not gpus and nproc > cores:
+        raise UserError(f"--nproc {nproc}: without a GPU each process needs a CPU core of its own and this machine "
+                        f"has {cores}; use --nproc {cores} or fewer.")
+    return nproc
+
+
+def _enqueue(run_id: str, gpu: int | None, nproc: int = 1) -> None:
     with _locked_queue() as queue:
-        queue["pending"].append({"run_id": run_id, "gpu": gpu, "submitted": time.time()})
+        queue["pending"].append({"run_id": run_id, "gpu": gpu, "nproc": nproc, "submitted": time.time()})
     ensure_worker()
 
 
@@ -161,9 +189,9 @@ def list_jobs() -> list[dict[str, Any]]:
         ensure_worker()
     # A job that just ended stays listed until the worker has recorded how it ended (within a poll interval).
     jobs = [{"run_id": j["run_id"], "status": "running", "position": 0, "pid": j["pid"], "gpu": j.get("gpu"),
-             "submitted": j.get("submitted")} for j in active]
+             "nproc": j.get("nproc", 1), "submitted": j.get("submitted")} for j in active]
     jobs += [{"run_id": j["run_id"], "status": "queued", "position": n, "pid": None, "gpu": j.get("gpu"),
-              "submitted": j.get("submitted")} for n, j in enumerate(pending, start=1)]
+              "nproc": j.get("nproc", 1), "submitted": j.get("submitted")} for n, j in enumerate(pending, start=1)]
     return jobs
 
 
@@ -203,8 +231,12 @@ def work() -> None:
             _reap(queue, children)
             limit = int(queue["concurrency"] or max(1, gpu_count()))
             while queue["pending"] and len(queue["active"]) < limit:
-                job = queue["pending"].pop(0)
-                child = _start_job(job, _free_gpu(job, queue["active"]))
+                job = queue["pending"][0]
+                gpus = _free_gpus(job, queue["active"])
+                if gpus is None:
+                    break  # a multi-GPU job waits for enough free GPUs; the jobs behind it keep their turn
+                queue["pending"].pop(0)
+                child = _start_job(job, gpus)
                 children[child.pid] = child
                 queue["active"].append({**job, "pid": child.pid, "pid_started": psutil.Process(child.pid).create_time(),
                                         "started": time.time()})
@@ -216,21 +248,42 @@ def work() -> None:
         time.sleep(_POLL_SECONDS)
 
 
-def _free_gpu(job: dict[str, Any], active: list[dict[str, Any]]) -> int | None:
+def _free_gpus(job: dict[str, Any], active: list[dict[str, Any]]) -> list[int] | None:
+    """The job's GPUs: none on a CPU machine, its pinned one, else the first free ones (a one-process job shares
+    GPU 0 when the concurrency exceeds the GPUs); None while fewer than a multi-process job needs are free."""
     if job.get("gpu") is not None:
-        return job["gpu"]
-    gpus = gpu_count()
-    taken = {j.get("gpu") for j in active}
-    return next((g for g in range(gpus) if g not in taken), 0 if gpus else None)
+        return [job["gpu"]]
+    gpus, wanted = gpu_count(), job.get("nproc", 1)
+    if not gpus:
+        return []
+    taken = {g for j in active for g in _gpus_of(j)}
+    free = [g for g in range(gpus) if g not in taken]
+    if wanted == 1:
+        return [free[0] if free else 0]
+    return free[:wanted] if len(free) >= wanted else None
 
 
-def _start_job(job: dict[str, Any], gpu: int | None) -> subprocess.Popen:
-    job["gpu"] = gpu
+def _gpus_of(job: dict[str, Any]) -> list[int]:
+    """A started job's GPUs, saved as `gpu`: a number, or "0,1" for a multi-process job."""
+    gpu = job.get("gpu")
+    return [] if gpu is None else [int(g) for g in str(gpu).split(",")]
+
+
+def job_command(run_id: str, nproc: int = 1) -> list[str]:
+    """How the worker starts a job: `python -m ftlab.jobs run RUN`, under torchrun for several processes."""
+    command = ["-m", "ftlab.jobs", "run", run_id]
+    if nproc > 1:  # --standalone: a rendezvous on a free local port, so two multi-process jobs never collide
+        command = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", *command]
+    return [sys.executable, *command]
+
+
+def _start_job(job: dict[str, Any], gpus: list[int]) -> subprocess.Popen:
+    job["gpu"] = None if not gpus else gpus[0] if len(gpus) == 1 else ",".join(map(str, gpus))
     env = {**os.environ, "FTLAB_HOME": str(home())}
-    if gpu is not None:
-        env["CUDA_VISIBLE_DEVICES"] = str(gpu)
+    if gpus:
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
     with open(log_path(job["run_id"]), "ab") as log:
-        return subprocess.Popen([sys.executable, "-m", "ftlab.jobs", "run", job["run_id"]], stdin=subprocess.DEVNULL,
+        return subprocess.Popen(job_command(job["run_id"], job.get("nproc", 1)), stdin=subprocess.DEVNULL,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
 
 
@@ -268,11 +321,16 @@ def run_job(run_id: str) -> None:
     """A job process: train a queued run (or resume a requeued one) through the same path as the CLI."""
     from ftlab.train import resume
 
-    state = runs.read_state(run_id)
-    if (runs.run_dir(run_id) / CANCEL_FILE).exists():  # cancelled while starting up
-        runs.set_status(state, "cancelled")
+    if distributed.on_main(lambda: _cancelled_while_starting(run_id)):  # one verdict for all of a job's processes
         return
     resume(run_id, progress=False, keep_cancel=True)
+
+
+def _cancelled_while_starting(run_id: str) -> bool:
+    if (runs.run_dir(run_id) / CANCEL_FILE).exists():
+        runs.set_status(runs.read_state(run_id), "cancelled")
+        return True
+    return False
 
 
 def main(argv: list[str]) -> int:

@@ -1,12 +1,14 @@
 """A run's saved model folder, `runs/<run>/model/`, written once training ends and read back to score, explain and
-serve it. Three layouts, each holding the run's tokenizer:
+serve it. Four layouts, each holding the run's tokenizer:
 
 - **peft adapter** (LoRA, IA3, prompt and P-tuning): peft's own `adapter_config.json` + `adapter_model.safetensors`.
 - **trained subset** (BitFit, freeze, prefix tuning, adapters): only the tensors the method trained (its own
   modules, the changed weights and the new head) in `trained_weights.safetensors`, beside the model's
   `config.json`. As with a peft adapter, everything else is the base model, reloaded from the run's `--model`.
   This is peft's idea applied to the methods peft does not host, so BitFit saves kilobytes, not the whole model.
-- **whole model** (full fine-tuning): `save_pretrained`'s folder.
+- **whole model** (full fine-tuning, and `ftlab compress --prune`): `save_pretrained`'s folder.
+- **int8** (`ftlab compress --int8`): `quantized_int8.pt` (a `torch.save`d state dict, read with `weights_only`)
+  beside `config.json` and `compression.json`; see `ftlab.compress.quantize`.
 """
 
 from __future__ import annotations
@@ -47,6 +49,10 @@ def save_trained_subset(model: nn.Module, folder: Path) -> None:
 
 def load_model_from(model_dir: Path, config: TrainConfig, labels: list[str], task: Task) -> nn.Module:
     """The saved model, rebuilt in whichever layout it was saved (see the module docstring)."""
+    if (model_dir / "quantized_int8.pt").is_file():
+        from ftlab.compress.quantize import load_int8  # torch's quantized modules: imported by int8 runs only
+
+        return load_int8(model_dir, config, labels, task)
     if (model_dir / "adapter_config.json").is_file():
         from peft import PeftModel
 

@@ -23,6 +23,7 @@ def _record(state: runs.RunState | None, mlflow_run: Any) -> dict[str, Any]:
         "method": tags.get("method"),
         "model": tags.get("model"),
         "dataset": tags.get("dataset"),
+        "parent": tags.get("parent"),  # the run a compressed run (`ftlab compress`) was made from
         "main_metric": {"name": main, "split": split,
                         "value": metrics.get(f"test_{main}", metrics.get(f"eval_{main}"))},
         "metrics": {k: v for k, v in sorted(metrics.items()) if k not in _PER_STEP},
@@ -32,6 +33,9 @@ def _record(state: runs.RunState | None, mlflow_run: Any) -> dict[str, Any]:
         # kept in `metrics` as train_samples_per_second.
         "train_samples_per_second": metrics.get("train_step_samples_per_second"),
         "wall_seconds": state.wall_seconds if state else metrics.get("wall_seconds"),
+        # Observed, not requested: the activations' dtype on the first step (ftlab.precision); processes of a DDP run.
+        "precision": tags.get("precision"),
+        "world_size": int(tags["world_size"]) if "world_size" in tags else None,
         "mlflow_run_id": mlflow_run.info.run_id,
         "started": mlflow_run.info.start_time,
     }

@@ -7,7 +7,9 @@ summary (the CLI prints it as JSON).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import resource
 import signal
 import threading
@@ -20,10 +22,12 @@ from typing import Any, Iterator
 import pandas as pd
 import torch
 
-from ftlab import runs, tracking
+from ftlab import distributed, runs, tracking
 from ftlab.callbacks import CANCEL_FILE, CancelCallback, Heartbeat, StepTimer, TrackingCallback
-from ftlab.config import TrainConfig
+from ftlab.config import LR_SCALINGS, TrainConfig
+from ftlab.cost import compute_shape
 from ftlab.data import SPLITS, get_dataset, k_shot, list_datasets, split_frame, subsample
+from ftlab.ddp import ddp_plugins, share_shuffle
 from ftlab.errors import UserError
 from ftlab.evaluate import read_split, save_predictions, score_frame
 from ftlab.methods import check_supports, count_parameters, get_method
@@ -31,6 +35,7 @@ from ftlab.mitigation import check_sensitive_col, mitigation_plugins, with_group
 from ftlab.model_files import save_final_model
 from ftlab.models import check_model, load_tokenizer
 from ftlab.plugins import Plugins
+from ftlab.precision import PrecisionProbe, precision_args, resolve_precision
 from ftlab.records import summary
 from ftlab.tasks import Task, get_task, list_tasks
 from ftlab.training_options import OptionContext, option_plugins
@@ -48,6 +53,8 @@ class Plan:
     method_config: Any
     dataset_name: str
     learning_rate: float
+    precision: str = "fp32"
+    """What --precision resolves to on this machine (fp32, bf16 or fp16)."""
 
 
 def plan(config: TrainConfig) -> Plan:
@@ -68,7 +75,14 @@ def plan(config: TrainConfig) -> Plan:
                             f"{other_task}, or a {config.task} dataset: {', '.join(fitting)}.")
         dataset_name = spec.name
     return Plan(config, task, method, method_config, dataset_name,
-                config.learning_rate or method.default_learning_rate)
+                config.learning_rate or scaled_learning_rate(method.default_learning_rate, config),
+                resolve_precision(config.precision))
+
+
+def scaled_learning_rate(recommended: float, config: TrainConfig) -> float:
+    """The method's recommended rate (set at batch 16) moved with the samples per step, as --lr-scaling says."""
+    samples = config.batch_size * int(os.environ.get("WORLD_SIZE", "1"))  # torchrun: the global batch
+    return recommended * (samples / 16) ** LR_SCALINGS[config.lr_scaling]
 
 
 def load_splits(config: TrainConfig) -> dict[str, pd.DataFrame]:
@@ -125,7 +139,8 @@ def prepare(config: TrainConfig) -> runs.RunState:
 
 def train(config: TrainConfig, *, plugins: Plugins | None = None, progress: bool = True) -> dict[str, Any]:
     """Fine-tune a model as configured; returns the run's summary."""
-    state = prepare(config)
+    # Under torchrun, rank 0 creates the one run and the other ranks learn its id (see ftlab.distributed).
+    state = runs.read_state(distributed.on_main(lambda: prepare(config).run_id))
     splits = {split: read_split(state.run_id, split) for split in SPLITS}
     return _fit(plan(config), state, splits, checkpoint=None, plugins=plugins, progress=progress)
 
@@ -133,13 +148,8 @@ def train(config: TrainConfig, *, plugins: Plugins | None = None, progress: bool
 def resume(run_id: str, *, plugins: Plugins | None = None, progress: bool = True,
            keep_cancel: bool = False) -> dict[str, Any]:
     """Start a queued run, or continue a failed or cancelled one from its last checkpoint (optimizer included)."""
-    state = runs.refresh(runs.read_state(run_id))
-    if state.status == "running":
-        raise UserError(f"Run '{run_id}' is still running (pid {state.pid}); wait for it or cancel it first.")
-    if state.status == "finished":
-        raise UserError(f"Run '{run_id}' already finished; start a new run to train further.")
-    if not keep_cancel:  # a stop asked of an earlier attempt must not stop this one (a queued job keeps its own)
-        (runs.run_dir(run_id) / CANCEL_FILE).unlink(missing_ok=True)
+    distributed.on_main(lambda: _check_resumable(run_id, keep_cancel))  # once per launch: rank 0 claims it next
+    state = runs.read_state(run_id)
     resolved = plan(runs.read_config(run_id))
     splits = {split: read_split(run_id, split) for split in SPLITS}
     checkpoint = runs.last_checkpoint(run_id)
@@ -148,22 +158,38 @@ def resume(run_id: str, *, plugins: Plugins | None = None, progress: bool = True
     return _fit(resolved, state, splits, checkpoint=checkpoint, plugins=plugins, progress=progress)
 
 
+def _check_resumable(run_id: str, keep_cancel: bool) -> None:
+    state = runs.refresh(runs.read_state(run_id))
+    if state.status == "running":
+        raise UserError(f"Run '{run_id}' is still running (pid {state.pid}); wait for it or cancel it first.")
+    if state.status == "finished":
+        raise UserError(f"Run '{run_id}' already finished; start a new run to train further.")
+    if not keep_cancel:  # a stop asked of an earlier attempt must not stop this one (a queued job keeps its own)
+        (runs.run_dir(run_id) / CANCEL_FILE).unlink(missing_ok=True)
+
+
 def _fit(resolved: Plan, state: runs.RunState, splits: dict[str, pd.DataFrame], *, checkpoint: Path | None,
          plugins: Plugins | None, progress: bool) -> dict[str, Any]:
     config, folder = resolved.config, runs.run_dir(state.run_id)
-    runs.claim(state)
-    runs.set_status(state, "running")
+    main = distributed.is_main()  # in a multi-process launch rank 0 keeps the books; the others only train
+    if main:
+        runs.claim(state)
+        runs.set_status(state, "running")
     started, wall_before = time.time(), state.wall_seconds
     try:
         trainer, cancel, timer = _build_trainer(resolved, state, splits, plugins or Plugins(), progress)
-        if checkpoint is not None:
+        if checkpoint is not None and main:
             step = int(checkpoint.name.split("-")[-1])
             tracking.log_metrics(state.mlflow_run_id, {"resumed_from_step": step}, step=step)
 
         # -- train: a signal asks for a graceful stop at the end of the step, with a checkpoint ---------------
-        with Heartbeat(state), _stop_on_signals(cancel.requested) as signals:
+        with Heartbeat(state) if main else contextlib.nullcontext(), _stop_on_signals(cancel.requested) as signals:
             output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
         state.wall_seconds = wall_before + time.time() - started
+        if not main:
+            if signals:
+                signal.raise_signal(signals[0])
+            return summary(state.run_id)
         if cancel.cancelled:
             runs.set_status(state, "cancelled")
             log.info("cancelled at step %d; checkpoint written, resume with `ftlab train --resume %s`",
@@ -176,7 +202,8 @@ def _fit(resolved: Plan, state: runs.RunState, splits: dict[str, pd.DataFrame], 
         save_final_model(trainer, folder / "model")
         final = {"wall_seconds": state.wall_seconds, "peak_rss_mb": _peak_rss_mb(),
                  "train_step_samples_per_second": timer.samples_per_second(trainer.args),
-                 "final_train_loss": output.metrics.get("train_loss", float("nan"))}
+                 "final_train_loss": output.metrics.get("train_loss", float("nan")),
+                 "train_tokens": trainer.state.num_input_tokens_seen}
         if torch.cuda.is_available():
             final["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20
         table, metrics = score_frame(resolved.task, trainer.model, trainer.processing_class, splits["test"], config,
@@ -190,7 +217,8 @@ def _fit(resolved: Plan, state: runs.RunState, splits: dict[str, pd.DataFrame], 
         return summary(state.run_id)
     except BaseException as exc:
         state.wall_seconds = wall_before + time.time() - started
-        runs.set_status(state, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+        if main:
+            runs.set_status(state, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
         raise
 
 
@@ -207,22 +235,28 @@ def _build_trainer(resolved: Plan, state: runs.RunState, splits: dict[str, pd.Da
     model = task.load_model(config.model, state.labels, trust_remote_code=config.trust_remote_code)
     model = resolved.method.apply(model, resolved.method_config)
     already_logged = tracking.last_logged_steps(state.mlflow_run_id)
-    if "trainable_params" not in already_logged:
+    if "trainable_params" not in already_logged and distributed.is_main():
         params = count_parameters(model)
         tracking.log_metrics(state.mlflow_run_id, {"trainable_params": params["trainable"],
-                                                   "total_params": params["total"]}, step=0)
+                                                   "total_params": params["total"],
+                                                   **compute_shape(model, tokenizer)}, step=0)
 
     # -- data: tokenised once; padding happens per batch in the collator -------------------------------------
     # A mitigation's sampler and loss terms see the sensitive column as integer group codes carried in the batch.
     frames = with_group_codes(config, {split: splits[split] for split in ("train", "validation")})
     plugins = mitigation_plugins(config, frames["train"], state.labels).merged(plugins)
-    plugins = option_plugins(OptionContext(config, frames["train"], state.labels, tokenizer, task)).merged(plugins)
+    context = OptionContext(config, frames["train"], state.labels, tokenizer, task)
+    plugins = option_plugins(context).merged(plugins)
+    if resolved.method.plugins is not None:  # the method's own plug-ins (distillation's KL term to its teacher)
+        plugins = plugins.merged(resolved.method.plugins(resolved.method_config, context))
+    plugins = ddp_plugins(runs.run_dir(state.run_id), state.mlflow_run_id).merged(plugins)  # several processes
     train_set, eval_set = (task.encode(frames[split], tokenizer, config, state.labels, plugins.extra_columns)
                            for split in ("train", "validation"))
     collator = task.collator(tokenizer, config)  # the trainer wraps it with the plug-ins' collator wrappers
 
     cancel, timer = CancelCallback(runs.run_dir(state.run_id)), StepTimer()
-    callbacks = [TrackingCallback(state.mlflow_run_id, already_logged), cancel, timer, *plugins.callbacks]
+    callbacks = [TrackingCallback(state.mlflow_run_id, already_logged), cancel, timer,
+                 PrecisionProbe(state.mlflow_run_id), *plugins.callbacks]
     if config.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(config.early_stopping_patience))
     trainer = FtlabTrainer(
@@ -230,6 +264,7 @@ def _build_trainer(resolved: Plan, state: runs.RunState, splits: dict[str, pd.Da
         train_dataset=train_set, eval_dataset=eval_set, data_collator=collator, processing_class=tokenizer,
         compute_metrics=task.compute_metrics(state.labels), callbacks=callbacks, plugins=plugins,
     )
+    share_shuffle(trainer)  # several processes must draw one batch order (ftlab.ddp)
     return trainer, cancel, timer
 
 
@@ -258,6 +293,9 @@ def _training_args(config: TrainConfig, resolved: Plan, folder: Path, progress: 
         disable_tqdm=not progress,
         dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(),
+        include_num_input_tokens_seen="non_padding",  # the tokens the FLOPs estimate counts (ftlab.cost)
+        torch_compile=bool(config.torch_compile),
+        **precision_args(resolved.precision) | distributed.training_args(),
     )
 
 

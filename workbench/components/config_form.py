@@ -53,14 +53,17 @@ class FormResult:
     errors: dict[str, str] = field(default_factory=dict)
     """Label of a field -> what is wrong with its value (shown under the field)."""
     gpu: int | None = None
+    nproc: int = 1
+    """Data-parallel processes of the job (torchrun; `ftlab train --queue --nproc N`)."""
 
 
 def _choices() -> dict[str, list[Any]]:
     """Fields with a closed set of values; `None` first means "unset" is a choice."""
-    from ftlab.config import ADVERSARIAL
+    from ftlab.config import ADVERSARIAL, LR_SCALINGS, PRECISIONS
 
     return {"task": list_tasks(), "preset": list_presets(), "padding": [None, "dynamic", "max_length"],
-            "adversarial": list(ADVERSARIAL), "task_sampling": ["temperature", "proportional", "uniform"]}
+            "adversarial": list(ADVERSARIAL), "task_sampling": ["temperature", "proportional", "uniform"],
+            "precision": [None, *PRECISIONS], "lr_scaling": [None, *LR_SCALINGS]}
 
 
 # -- the data source (above the form) ------------------------------------------------------------------------
@@ -190,6 +193,11 @@ def train_form(method: MethodSpec, *, gpus: int) -> FormResult:
         if gpus > 0:
             choice = st.selectbox("GPU", ["Any", *range(gpus)], help="Any: the next free GPU.", key="train.gpu")
             result.gpu = None if choice == "Any" else int(choice)
+        result.nproc = int(st.number_input(
+            "Processes", min_value=1, max_value=64, value=1, step=1, key="train.nproc",
+            help="Data-parallel training (DDP): N processes each train on every N-th batch and average their "
+                 "gradients, so one step sees N x batch size examples. A GPU each where there are GPUs, else a CPU "
+                 "core each. (`ftlab train --queue --nproc N`)"))
         with st.expander("Advanced"):
             grid = st.columns(3)
             rest = [f for name, f in config_fields.items() if name not in UP_FRONT]
@@ -286,7 +294,7 @@ def build_config(data: DataChoice, form: FormResult, extra: dict[str, Any] | Non
 def launch(data: DataChoice, form: FormResult, extra: dict[str, Any] | None = None) -> str | None:
     """Queue the run as a job; on a mistake show it inline and start nothing. Returns the run id."""
     try:
-        run_id = jobs.submit(build_config(data, form, extra), gpu=form.gpu)
+        run_id = jobs.submit(build_config(data, form, extra), gpu=form.gpu, nproc=form.nproc)
     except UserError as exc:
         st.session_state.pop("train.launched", None)
         st.error(str(exc))

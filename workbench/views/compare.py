@@ -5,6 +5,7 @@ from typing import Any
 import streamlit as st
 
 from components.charts import curves_figure
+from components.cost_frontier import cost_section
 from components.fairness_compare import fairness_section
 from components.run_table import load_runs, store_stamp
 from ftlab import compare
@@ -63,4 +64,5 @@ try:
 except UserError as exc:
     st.error(str(exc))
 
+cost_section(ids, stamp)
 fairness_section(ids)

@@ -128,6 +128,10 @@ def explain(source: str | ClassifierFn, texts: str | list[str], explainers: str 
     if not texts or any(not isinstance(t, str) or not t.strip() for t in texts):
         raise UserError("Nothing to explain: give a non-empty text, e.g. --text 'A warm, funny film.'")
     fn = ClassifierFn.from_run(source) if isinstance(source, str) else source
+    if explainers == "all" and "ig" in methods:
+        from ftlab.compress.quantize import is_int8
+
+        methods = tuple(m for m in methods if m != "ig" or not is_int8(fn.model))  # int8: no gradients for IG
     run_id = fn.run_id
     cache = _cache_dir(run_id) if run_id and use_cache else None
     report = _Reporter(progress, len(texts) * len(methods))

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ftlab.errors import UserError
 from ftlab.explain.model_fn import ClassifierFn
 from ftlab.explain.words import Words, word_index_of_spans
 
@@ -54,6 +55,11 @@ def integrated_gradients(model: Any, encoded: Any, word_of_token: list, n_words:
     """IG of `output` over the words of an encoded text (`encode_words`), from the pad-token baseline."""
     from captum.attr import IntegratedGradients
 
+    from ftlab.compress.quantize import is_int8
+
+    if is_int8(model):  # a run made by `ftlab compress --int8`: torch's int8 kernels have no gradients
+        raise UserError("Integrated gradients needs the model's gradients, and this run's int8 layers have none. "
+                        "Explain it with --explainer shap or lime, or explain its fp32 parent run.")
     device = next(model.parameters()).device
     input_ids = encoded["input_ids"].to(device)
     attention_mask = encoded["attention_mask"].to(device)

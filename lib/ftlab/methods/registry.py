@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from torch import nn
@@ -18,6 +18,8 @@ from ftlab.registry import Registry
 
 ApplyFn = Callable[[nn.Module, Any], nn.Module]
 """(model with its task head, method config) -> the model to train (same object or a wrapper)."""
+PluginsFn = Callable[[Any, Any], Any]
+"""(method config, `ftlab.training_options.OptionContext`) -> `ftlab.plugins.Plugins` or None."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,11 @@ class MethodSpec:
     injects_modules: bool = False
     """The method adds modules the model's class does not know (hand-written adapters, prefix encoders): a saved
     model is reloaded by applying the method again and then loading the saved weights of those modules."""
+    plugins: PluginsFn | None = None
+    """(method config, the run's `OptionContext`) -> the method's own trainer plug-ins (e.g. distillation's loss
+    term), merged with the training options' ones; None, or returning None, adds nothing."""
+    flag_aliases: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    """Extra command-line flags of an option besides `--<method>-<option>`, e.g. {"teacher": ("--teacher",)}."""
 
     def flag(self, option: str) -> str:
         """The command-line flag of one option, e.g. `--prompt-tuning-num-virtual-tokens`."""
