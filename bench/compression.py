@@ -5,6 +5,7 @@ test accuracy, size on disk, batch-1 and batch-32 CPU latency. Writes the `compr
     python bench/compression.py                        # about 10 min on 2 idle CPU cores
     python bench/compression.py --parent frontier-full-<tag>   # reuse a finished full fine-tune of the bench home
     python bench/compression.py --quick                # a smoke run (numbers mean little; RESULTS.md untouched)
+    python bench/compression.py --time-only            # time the last run's models again (e.g. on an idle machine)
 
 Every variant is an ftlab run (`ftlab compress`, `ftlab train --method distill`) scored on the same test reviews.
 Latency is timed here, for every model in one process, round-robin (so a slow spell hits every model alike): the
@@ -15,14 +16,17 @@ rounds after warm-up calls, at the torch thread count stated.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 import pandas as pd
 
-from common import load_report, machine, use_bench_home, write_section
+from common import BENCH_DIR, load_report, machine, use_bench_home, write_section
 
+LAST_RUN = BENCH_DIR / "out" / "compression_runs.json"
+"""The last run's parent and variants (label, run id, note), for --time-only."""
 TARGETS = {"int8 dynamic": (1.5, 0.01), "distilled 3-layer student": (1.8, 0.02)}
 """Row -> (least speed-up, largest accuracy loss) the issue asks for."""
 
@@ -80,10 +84,10 @@ def make_variants(parent: str, args: argparse.Namespace, tag: str) -> list[Varia
 def table(variants: list[Variant], parent: str, rounds: int) -> pd.DataFrame:
     import ftlab
     from ftlab.compress import measure
-    from ftlab.evaluate import read_split
+    from ftlab.evaluate import predictions, read_split
     from ftlab.runs import run_dir
 
-    test = read_split(parent, "test")["text"].tolist()
+    test, fp32 = read_split(parent, "test")["text"].tolist(), predictions(parent, "test")[0]
     timed = measure.time_runs([v.run_id for v in variants], rounds=rounds, texts_from=parent).set_index("run_id")
     rows = []
     for variant in variants:
@@ -93,7 +97,8 @@ def table(variants: list[Variant], parent: str, rounds: int) -> pd.DataFrame:
         metrics = record["metrics"]
         rows.append({"model": variant.label, "run_id": variant.run_id, "accuracy": metrics["test_accuracy"],
                      "size_mb": measure.size_mb(files), "zipped_mb": measure.zipped_mb(files),
-                     "sparsity": metrics.get("sparsity"), "agreement": metrics.get("agreement_with_parent"),
+                     "sparsity": metrics.get("sparsity"),
+                     "agreement": measure.agreement(predictions(variant.run_id, "test")[0], fp32),
                      "batch1_ms": timed.loc[variant.run_id, "batch1_ms"],
                      "batch32_ms": timed.loc[variant.run_id, "batch32_ms"], "note": variant.note})
     frame = pd.DataFrame(rows)
@@ -124,7 +129,9 @@ def section(frame: pd.DataFrame, args: argparse.Namespace, parent: str, loads: l
             threads: int) -> str:
     lines = [
         "## Compression: int8, pruning, distillation (bench/compression.py)", "",
-        f"Machine: {machine()}; {load_report(loads)}. One run, {seconds:.0f} s in all.",
+        f"Machine: {machine()}; {load_report(loads)}. "
+        + (f"Latency timed again, {seconds:.0f} s (--time-only)." if args.time_only else
+           f"One run, {seconds:.0f} s in all."),
         f"fp32 model: minilm fully fine-tuned on rotten_tomatoes (run `{parent}`: {args.train_size} training reviews, "
         f"{args.steps} steps of batch 16, seed 42). Every row is scored on the same {args.test_size} test reviews. "
         f"Latency: forward pass only, on 32 test reviews, one at a time (batch 1) and together (batch 32), "
@@ -160,6 +167,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10, help="timed rounds of every model")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's, one per core)")
     parser.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run")
+    parser.add_argument("--time-only", action="store_true",
+                        help="skip training and compressing: time the last run's models again, rewrite the table")
     args = parser.parse_args()
     if args.quick:
         args.train_size, args.steps, args.test_size, args.finetune_steps, args.rounds = 64, 4, 64, 2, 2
@@ -170,9 +179,16 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     tag = str(int(time.time()))
     loads, started = [os.getloadavg()[0]], time.time()
-    parent = args.parent or train_parent(args, tag)
-    variants = make_variants(parent, args, tag)
-    loads.append(os.getloadavg()[0])
+    if args.time_only:
+        saved = json.loads(LAST_RUN.read_text())
+        parent, variants = saved["parent"], [Variant(*row) for row in saved["variants"]]
+        vars(args).update(saved["args"])
+    else:
+        parent = args.parent or train_parent(args, tag)
+        variants = make_variants(parent, args, tag)
+        LAST_RUN.write_text(json.dumps({"parent": parent, "variants": [astuple(v) for v in variants], "args": {
+            k: getattr(args, k) for k in ("train_size", "steps", "test_size", "finetune_steps")}}, indent=2))
+        loads.append(os.getloadavg()[0])
     frame = table(variants, parent, args.rounds)
     loads.append(os.getloadavg()[0])
     print(frame.drop(columns=["note"]).to_string())

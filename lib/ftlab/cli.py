@@ -75,7 +75,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse's own errors as one line that names the fix (no usage dump), like every other user error."""
 
     def error(self, message: str) -> NoReturn:
-        owners = _option_owners(self)
+        owners = _option_owners(self, next(iter(getattr(self, "command_line", [])), None))
         hint, prog = "", self.prog
         if message.startswith("unrecognized arguments:"):
             unknown = [t.split("=")[0] for t in message.split(":", 1)[1].split() if t.startswith("--")]
@@ -85,12 +85,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message.rstrip('.')}.{hint} Run `{prog} --help` to see the flags.\n")
 
 
-def _option_owners(parser: argparse.ArgumentParser) -> dict[str, str]:
-    """Every `--flag` of the parser and its subcommands -> the prog that accepts it."""
+def _option_owners(parser: argparse.ArgumentParser, command: str | None = None) -> dict[str, str]:
+    """Every `--flag` of the parser and its subcommands -> the prog that accepts it; a flag that several commands
+    share (`--learning-rate`: train and fewshot) goes to `command`, the one being run."""
     owners: dict[str, str] = {}
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
+            for _, sub in sorted(action.choices.items(), key=lambda item: item[0] == command):
                 owners.update(_option_owners(sub))
         owners.update({flag: parser.prog for flag in action.option_strings if flag.startswith("--")})
     return owners
@@ -369,6 +370,7 @@ def cmd_assets(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     cli_serve.before_torch(sys.argv[1:] if argv is None else argv)  # building the parser imports torch
     parser, owners = build_parser()
+    parser.command_line = list(sys.argv[1:] if argv is None else argv)  # for the hints of argparse's errors
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="ftlab: %(message)s", stream=sys.stderr)
     quiet_libraries()

@@ -52,7 +52,7 @@ def add_serve_parsers(sub: Any) -> None:
 def before_torch(argv: list[str]) -> None:
     """`ftlab serve` only: idle OpenMP threads sleep instead of spinning (OMP_WAIT_POLICY=PASSIVE). OpenMP reads it
     once, when torch loads it, so it is set first. Spinning threads starve uvicorn's event loop between requests:
-    one-text requests one at a time ran at 6 req/s (p95 545 ms) instead of 32 (p95 43 ms); bench/serve_load.py."""
+    beside a busy process, one-text requests one at a time ran 2.8 req/s instead of 19.7 (bench/RESULTS.md)."""
     if argv[:1] == ["serve"] and "torch" not in sys.modules:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 

@@ -5,15 +5,16 @@ The model is loaded once, when the app is made; every request goes through the t
 
 Concurrency, measured in bench/serve_load.py on 2 cores. FastAPI runs the sync endpoint in its thread pool, so
 requests overlap in parsing, validation and serialisation; the model call itself takes one lock:
-- one forward pass already spreads over every core (torch's intra-op threads), so overlapping them gains little:
-  at concurrency 8, single texts ran 0-30% more requests/s without the lock (noisy), batches of 32 nothing, and
-  one intra-op thread per request (to overlap without contention) made one batch of 32 take up to 2x longer;
+- one forward pass already spreads over every core (torch's intra-op threads), so overlapping passes gains little:
+  at concurrency 8, single texts ran 7% more requests/s without the lock (51.7 against 48.5; up to 30% in quieter
+  runs), batches of 32 nothing;
 - the lock makes the model's thread safety a non-question: hand-wired modules may keep per-pass state (prefix
   tuning caches its prefix across the layers of a pass), and a fast tokenizer's truncation/padding settings are
   one shared object (huggingface/transformers#47085).
 `ftlab serve` also makes idle OpenMP threads sleep instead of spin (`cli_serve.before_torch`): beside a busy
-process, spinning threads took the cores uvicorn needed between requests (1.4 instead of 29.5 req/s one at a
-time). Serving this app from your own uvicorn, set OMP_WAIT_POLICY=PASSIVE before torch is imported.
+process, spinning threads took the cores uvicorn needed between requests (one request at a time: 2.8 req/s
+instead of 19.7; on an idle machine both ran alike). Serving this app from your own uvicorn, set OMP_WAIT_POLICY=PASSIVE
+before torch is imported.
 """
 
 from __future__ import annotations
