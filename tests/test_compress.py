@@ -142,11 +142,17 @@ def test_merged_injected_and_distilled_runs_compress_and_reload(method: str, par
     assert set(answer["probabilities"]) == {"fresh", "rotten"}
 
 
-def test_ner_run_compresses(ner_runs: dict) -> None:
+def test_ner_run_compresses(ner_runs: dict, capsys: pytest.CaptureFixture[str]) -> None:
     parent = ner_runs["full"]["run_id"]
-    result = compress_run(parent, int8=True, latency_repeats=1)
-    assert result["task"] == "ner" and 0 <= result["compression"]["agreement_with_parent"] <= 1
-    [answer] = ftlab.predict(result["run_id"], [fx.SERVE_NER_TEXT])
+    capsys.readouterr()
+    assert main(["compress", parent, "--int8"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"run {parent}-int8 from {parent} (int8): finished")
+    for text in ("test micro_f1", "same prediction as the parent on", "size ", "latency batch 1", "torch threads"):
+        assert text in printed, printed
+    record = ftlab.summary(f"{parent}-int8")
+    assert record["task"] == "ner" and 0 <= record["metrics"]["agreement_with_parent"] <= 1
+    [answer] = ftlab.predict(f"{parent}-int8", [fx.SERVE_NER_TEXT])
     assert isinstance(answer["entities"], list)
 
 
