@@ -91,3 +91,18 @@ def open_page(view: str, timeout: float = 300, **query: str):
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+@pytest.fixture(scope="session")
+def sft_run(ftlab_home: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One tiny real LoRA instruction tune of the embedded causal LM (SmolLM2) on the fixed colour chats: 6 steps,
+    held-out answers generated before and after. Shared by the sft, CLI and app tests."""
+    import fixtures
+
+    import ftlab
+
+    data = tmp_path_factory.mktemp("sft") / "colours.jsonl"
+    data.write_text(fixtures.SFT_JSONL)
+    return ftlab.train(ftlab.TrainConfig(
+        task="sft", model="smollm2-135m", method="lora", data=str(data), max_steps=6, eval_steps=3, save_steps=6,
+        log_steps=3, max_new_tokens=6, name="sft-colours"), progress=False)

@@ -338,3 +338,42 @@ COMPRESS_FINETUNE_STEPS = 3
 MINILM_ENCODER_LINEAR_WEIGHTS = 6 * (4 * 384 * 384 + 2 * 384 * 1536)
 """MiniLM's prunable weights: query, key, value, attention output (384x384) and the two feed-forward matrices
 (384x1536) of each of its 6 layers."""
+
+# --- ftlab.tasks.sft: a tiny instruction set whose answers are labels (one colour word) ---------------------------
+
+COLOURS = {
+    "yellow": ["banana", "lemon", "sunflower", "egg yolk", "school bus", "canary", "corn", "butter", "pineapple",
+               "daffodil"],
+    "green": ["lime", "cucumber", "grass", "frog", "broccoli", "spinach", "lettuce", "pea", "emerald", "pickle"],
+    "red": ["strawberry", "tomato", "cherry", "fire truck", "ruby", "ladybird", "radish", "poppy", "lobster",
+            "raspberry"],
+    "orange": ["carrot", "pumpkin", "tangerine", "apricot", "goldfish", "mango", "clementine", "papaya",
+               "traffic cone", "fox"],
+}
+COLOUR_PROMPT = "Which colour is a {thing}? Reply with the colour only."
+SFT_JSONL = "".join(
+    '{"prompt": "%s", "response": "%s", "kind": "%s"}\n' % (COLOUR_PROMPT.format(thing=thing), colour,
+                                                            "food" if i % 2 else "other")
+    for colour, things in COLOURS.items() for i, thing in enumerate(things)
+)
+
+# A hand-built chat with a system turn and two answers: masking must learn exactly the two answers.
+SFT_CHAT = [
+    {"role": "system", "content": "You answer in one word."},
+    {"role": "user", "content": "Say hello."},
+    {"role": "assistant", "content": "Hello"},
+    {"role": "user", "content": "Now say goodbye."},
+    {"role": "assistant", "content": "Goodbye"},
+]
+
+# A paragraph of plain English: the real SmolLM2 predicts it well, a randomly initialised one cannot.
+PLAIN_ENGLISH = (
+    "The history of the city goes back more than a thousand years. It grew up around a market on the river, and "
+    "by the twelfth century it was one of the largest towns in the country. Today it is known for its university, "
+    "its old churches and its parks."
+)
+
+SFT_MISSING_KEYS = '{"prompt": "Hi", "response": "Hello"}\n{"question": "Hi", "answer": "Hello"}\n'  # line 2
+SFT_EMPTY_RESPONSE = '{"prompt": "Hi", "response": "Hello"}\n\n{"prompt": "Bye", "response": "  "}\n'  # line 3
+SFT_UNKNOWN_ROLE = ('{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]}\n'
+                    '{"messages": [{"role": "human", "content": "Hi"}, {"role": "assistant", "content": "Hey"}]}\n')

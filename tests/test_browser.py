@@ -168,3 +168,35 @@ def test_explain_page_shows_progress_cancels_and_keeps_what_finished(
 
     [e] = explain(trained_run["run_id"], text, ("shap", "lime"), trust=False, lime_samples=200)
     assert e.cached == {"shap": True, "lime": True}  # SHAP from before the cancel, LIME from the second click
+
+
+def test_chat_panel_streams_tokens_as_they_are_generated(page: Page, sft_run: dict, ftlab_home: Path,
+                                                         tmp_path: Path) -> None:
+    """The base model's long answer appears piece by piece: the page shows part of it before the end."""
+    server = WorkbenchServer(ftlab_home, tmp_path / "streamlit.log").start()
+    try:
+        page.goto(f"{server.url}/chat?run={sft_run['run_id']}")
+        tokens = page.get_by_label("Max new tokens", exact=True)
+        tokens.fill("160")
+        tokens.press("Enter")
+        expect(tokens).to_have_value("160")
+        prompt = "Write a long story about a dragon who learns to bake bread."
+        page.get_by_test_id("stChatInputTextArea").fill(prompt)
+        page.get_by_test_id("stChatInputTextArea").press("Enter")
+        answers = page.get_by_test_id("stChatMessage").filter(has_not_text=prompt)
+        expect(answers).to_have_count(1)  # the fine-tuned run's answer has started
+        seen: list[int] = []
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            texts = [t.strip() for t in answers.all_inner_texts()]
+            seen.append(sum(len(t) for t in texts))
+            if len(texts) == 2 and page.get_by_test_id("stChatInput").locator("textarea").is_enabled() and \
+                    not page.get_by_test_id("stStatusWidget").is_visible():
+                break
+            time.sleep(0.1)
+        final = seen[-1]
+        partial = sorted({n for n in seen if 0 < n < final})
+        assert final > 100, f"the answers are too short to stream: {final} characters"
+        assert len(partial) >= 3, f"no partial output was shown before the end: lengths seen {sorted(set(seen))}"
+    finally:
+        server.stop()

@@ -20,6 +20,7 @@ pages = {
         st.Page("views/fairness.py", title="Fairness", icon=":material/balance:", url_path="fairness"),
         st.Page("views/errors.py", title="Errors", icon=":material/error:", url_path="errors"),
         st.Page("views/entities.py", title="Entities", icon=":material/label:", url_path="entities"),
+        st.Page("views/chat.py", title="Chat", icon=":material/chat:", url_path="chat"),
     ],
 }
 st.navigation(pages).run()

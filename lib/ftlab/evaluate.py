@@ -10,10 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import torch
-from torch.utils.data import DataLoader
 
 from ftlab.config import TrainConfig
 from ftlab.data import SPLITS
@@ -60,32 +57,8 @@ def load_trained(run_id: str) -> tuple[Any, Any, TrainConfig, list[str], Task]:
 
 def score_frame(task: Task, model: Any, tokenizer: Any, frame: pd.DataFrame, config: TrainConfig,
                 labels: list[str]) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Predictions table and metrics of `model` on a labelled frame."""
-    from transformers import EvalPrediction
-
-    dataset = task.encode(frame, tokenizer, config, labels).remove_columns(["length"])
-    loader = DataLoader(dataset, batch_size=config.eval_batch_size, collate_fn=task.collator(tokenizer, config))
-    device = next(model.parameters()).device
-    model.eval()
-    logits, gold = [], []
-    with torch.inference_mode():
-        for batch in loader:
-            gold.append(batch.pop("labels").numpy())
-            out = model(**{k: v.to(device) for k, v in batch.items()})
-            logits.append(out.logits.float().cpu().numpy())
-    all_logits, all_gold = stack_batches(logits, 0.0), stack_batches(gold, -100)
-    metrics = task.compute_metrics(labels)(EvalPrediction(predictions=all_logits, label_ids=all_gold))
-    return task.predictions_table(frame, all_logits, labels, all_gold), metrics
-
-
-def stack_batches(arrays: list[np.ndarray], pad: float) -> np.ndarray:
-    """Concatenate per-batch arrays; per-token ones (batches padded to different lengths) are first padded on the
-    token axis with `pad` (-100 for labels: ignored, like the collator's padding)."""
-    if arrays[0].ndim == 1 or all(a.shape[1:] == arrays[0].shape[1:] for a in arrays):
-        return np.concatenate(arrays)
-    width = max(a.shape[1] for a in arrays)
-    return np.concatenate([np.pad(a, [(0, 0), (0, width - a.shape[1])] + [(0, 0)] * (a.ndim - 2),
-                                  constant_values=pad) for a in arrays])
+    """Predictions table and metrics of `model` on a labelled frame (the task decides how it scores)."""
+    return task.score(model, tokenizer, frame, config, labels)
 
 
 def predictions_path(run_id: str, split: str) -> Path:

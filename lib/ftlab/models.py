@@ -40,7 +40,7 @@ register_model(ModelSpec(
     name="minilm",
     locate=lambda: asset_path("minilm"),
     description="all-MiniLM-L6-v2: BERT encoder, 6 layers, 384 hidden, fast tokenizer (embedded, offline)",
-    tasks=("classification", "ner"),
+    tasks=("classification", "ner", "multitask"),
     params="22.7M",
 ))
 
@@ -49,10 +49,16 @@ TRAINED_SUBSET_FILE = "trained_weights.safetensors"
 """A run's saved tensors for methods that train part of the model (see `ftlab.model_files`)."""
 
 
-def check_model(name: str) -> None:
-    """Raise `UserError` unless `name` can be a model: cheap (nothing is read, located or downloaded), so callers
-    can check it before a run folder is written."""
+def check_model(name: str, task: str | None = None) -> None:
+    """Raise `UserError` unless `name` can be a model (for `task`, when a registered model is named): cheap
+    (nothing is read, located or downloaded), so callers can check it before a run folder is written."""
     if name in MODELS:
+        spec = MODELS.get(name)
+        if task is not None and task not in spec.tasks:
+            fitting = [m.name for m in MODELS.values() if task in m.tasks]
+            raise UserError(f"Model '{name}' is for the {', '.join(spec.tasks)} task(s), not '{task}'. Use "
+                            f"--model {' or '.join(fitting) or 'a hub model id'} for --task {task}, or a --task "
+                            f"that '{name}' supports.")
         return
     folder = Path(name).expanduser()
     if folder.is_dir():
@@ -110,3 +116,6 @@ def load_pretrained(auto_cls, name: str, *, trust_remote_code: bool = False, **k
         return auto_cls.from_pretrained(source, trust_remote_code=trust_remote_code, **kwargs)
     except OSError as exc:
         raise UserError(_load_failure(name, exc)) from exc
+
+
+from ftlab import causal_lm  # noqa: E402,F401  registers smollm2-135m (it needs the registry above)

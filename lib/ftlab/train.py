@@ -63,7 +63,7 @@ def plan(config: TrainConfig) -> Plan:
     method = get_method(config.method)
     check_supports(method, config.task)
     method_config = method.make_config(config.method_options)
-    check_model(config.model)
+    check_model(config.model, config.task)
     if config.data is not None:
         dataset_name = Path(config.data).name
     else:
@@ -210,6 +210,9 @@ def _fit(resolved: Plan, state: runs.RunState, splits: dict[str, pd.DataFrame], 
                                      state.labels)
         save_predictions(state.run_id, "test", table, metrics)
         final.update({f"test_{k}": v for k, v in metrics.items()})
+        baseline = resolved.task.baseline_metrics(trainer.model, trainer.processing_class, splits["test"], config,
+                                                  state.labels)
+        final.update({f"test_base_{k}": v for k, v in baseline.items()})
         tracking.log_metrics(state.mlflow_run_id, final, step=trainer.state.global_step)
         runs.set_status(state, "finished")
         if signals:
@@ -231,7 +234,7 @@ def _build_trainer(resolved: Plan, state: runs.RunState, splits: dict[str, pd.Da
     config, task = resolved.config, resolved.task
     # -- model: pre-trained body + task head, made trainable by the method ------------------------------------
     set_seed(config.seed)  # the head's initialisation must not depend on what ran before in this process
-    tokenizer = load_tokenizer(config.model, trust_remote_code=config.trust_remote_code)
+    tokenizer = task.prepare_tokenizer(load_tokenizer(config.model, trust_remote_code=config.trust_remote_code))
     model = task.load_model(config.model, state.labels, trust_remote_code=config.trust_remote_code)
     model = resolved.method.apply(model, resolved.method_config)
     already_logged = tracking.last_logged_steps(state.mlflow_run_id)
@@ -262,7 +265,8 @@ def _build_trainer(resolved: Plan, state: runs.RunState, splits: dict[str, pd.Da
     trainer = FtlabTrainer(
         model=model, args=_training_args(config, resolved, runs.run_dir(state.run_id), progress),
         train_dataset=train_set, eval_dataset=eval_set, data_collator=collator, processing_class=tokenizer,
-        compute_metrics=task.compute_metrics(state.labels), callbacks=callbacks, plugins=plugins,
+        compute_metrics=task.compute_metrics(state.labels), preprocess_logits_for_metrics=task.reduce_logits,
+        callbacks=callbacks, plugins=plugins,
     )
     share_shuffle(trainer)  # several processes must draw one batch order (ftlab.ddp)
     return trainer, cancel, timer

@@ -169,8 +169,9 @@ def method_choice() -> MethodSpec:
 
 # -- the form -------------------------------------------------------------------------------------------------
 
-def train_form(method: MethodSpec, *, gpus: int) -> FormResult:
-    """Every `TrainConfig` field not asked above, the method's options, and a GPU choice where there are GPUs."""
+def train_form(method: MethodSpec, *, gpus: int, task: str | None = None) -> FormResult:
+    """Every `TrainConfig` field not asked above, the method's options, and a GPU choice where there are GPUs;
+    the model defaults to the first registered model for `task` (the chosen dataset's)."""
     config_fields = {f.name: f for f in dataclasses.fields(TrainConfig) if f.name not in ASKED_ABOVE}
     docs = field_docs(TrainConfig)
     docs["learning_rate"] += (f" Leave empty or type 'auto' for the method's default "
@@ -180,7 +181,9 @@ def train_form(method: MethodSpec, *, gpus: int) -> FormResult:
         grid = st.columns(3)
         for n, name in enumerate(UP_FRONT):
             with grid[n % 3]:
-                _ask(result, result.values, config_fields[name], docs, key=f"train.{name}")
+                # The model's widget is keyed by the task, so choosing an sft dataset brings a causal LM.
+                key = f"train.model.{task}" if name == "model" and task not in (None, "classification") else f"train.{name}"
+                _ask(result, result.values, config_fields[name], docs, key=key, task=task)
         option_fields = dataclasses.fields(method.config_cls)
         if option_fields:
             st.markdown(f"**Options of {method.name}**")
@@ -209,11 +212,13 @@ def train_form(method: MethodSpec, *, gpus: int) -> FormResult:
 
 
 def _ask(result: FormResult, into: dict[str, Any], f: dataclasses.Field, docs: dict[str, str], *, key: str,
-         flag: str | None = None, only_changed: bool = False) -> None:
+         flag: str | None = None, only_changed: bool = False, task: str | None = None) -> None:
     """Show one field's widget; put its value in `into`, or an inline error in `result.errors`."""
     flag = flag or f"--{f.name.replace('_', '-')}"
     label = "Run name" if f.name == "name" else f.name.replace("_", " ").capitalize()
     default = _defaults_of(f)
+    if f.name == "model" and task is not None:
+        default = next((spec.name for spec in list_models() if task in spec.tasks), default)
     try:
         value = _widget(f, label, default, help=f"{docs.get(f.name, '')} (`{flag}`)", key=key, flag=flag)
     except UserError as exc:

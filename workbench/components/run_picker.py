@@ -11,8 +11,9 @@ def finished_run(page: str, task: str = "classification") -> str:
     """The chosen run id, kept in the URL (`<page>?run=RUN`); stops the page when no run of `task` has finished."""
     finished = [r["run_id"] for r in load_runs() if r["status"] == "finished" and r["task"] == task]
     if not finished:
-        what = "NER" if task == "ner" else task
-        hint = " (choose the ner task and the wnut16 dataset)" if task == "ner" else ""
+        what = {"ner": "NER", "sft": "instruction-tuned (sft)"}.get(task, task)
+        hint = {"ner": " (choose the ner task and the wnut16 dataset)",
+                "sft": " (choose the sft task and the smollm2-135m model)"}.get(task, "")
         st.info(f"No finished {what} run yet. Train one on the Train page{hint}.")
         st.page_link("views/train.py", label="Go to Train", icon=":material/rocket_launch:")
         st.stop()

@@ -22,7 +22,7 @@ augment = augmentation_choice(data)
 
 st.subheader("Method and training")
 method = method_choice()
-form = train_form(method, gpus=jobs.gpu_count())
+form = train_form(method, gpus=jobs.gpu_count(), task=data.values.get("task"))
 if form.submitted:
     launch(data, form, augment)
 launched_message()

@@ -8,7 +8,7 @@ from ftlab.data.registry import DatasetSpec, get_dataset, list_datasets, registe
 from ftlab.data.splits import SPLITS, k_shot, split_frame, subsample
 
 # Imported for their registration side effect; after the registry so they can use it.
-from ftlab.data import adult_text, rotten_tomatoes, wnut16  # noqa: E402,F401  isort: skip
+from ftlab.data import adult_text, chats, rotten_tomatoes, wnut16  # noqa: E402,F401  isort: skip
 
 __all__ = [
     "SPLITS",

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ftlab.registry import Registry
 
-TASKS = ("classification", "ner", "multitask")
+TASKS = ("classification", "ner", "multitask", "sft")
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,28 @@ class Task(ABC):
     def compute_metrics(self, labels: list[str]) -> Callable[[Any], dict[str, float]]:
         """For `Trainer(compute_metrics=...)`: EvalPrediction -> flat {metric: number}."""
 
+    def prepare_tokenizer(self, tokenizer: Any) -> Any:
+        """The tokenizer as this task needs it (a causal LM's gets a chat template and a pad token)."""
+        return tokenizer
+
+    def reduce_logits(self, logits: Any, labels: Any) -> Any:
+        """For `Trainer(preprocess_logits_for_metrics=...)`: what evaluation keeps of each batch's logits."""
+        return logits
+
+    def score(self, model: nn.Module, tokenizer: Any, frame: pd.DataFrame, config: Any,
+              labels: list[str]) -> tuple[pd.DataFrame, dict[str, float]]:
+        """Predictions table and metrics of `model` on a labelled frame: the logits of every batch, then
+        `compute_metrics` and `predictions_table` on them."""
+        from ftlab.scoring import score_by_logits
+
+        return score_by_logits(self, model, tokenizer, frame, config, labels)
+
+    def baseline_metrics(self, model: nn.Module, tokenizer: Any, frame: pd.DataFrame, config: Any,
+                         labels: list[str]) -> dict[str, float]:
+        """Metrics of the model before fine-tuning on the same frame, where the task reports a before/after
+        (logged with a `test_base_` prefix); none by default."""
+        return {}
+
     @abstractmethod
     def predictions_table(self, frame: pd.DataFrame, logits: Any, labels: list[str],
                           label_ids: Any = None) -> pd.DataFrame:
