@@ -341,7 +341,7 @@ MINILM_ENCODER_LINEAR_WEIGHTS = 6 * (4 * 384 * 384 + 2 * 384 * 1536)
 
 # --- ftlab.tasks.sft: a tiny instruction set whose answers are labels (one colour word) ---------------------------
 
-COLOURS = {
+SFT_COLOURS = {
     "yellow": ["banana", "lemon", "sunflower", "egg yolk", "school bus", "canary", "corn", "butter", "pineapple",
                "daffodil"],
     "green": ["lime", "cucumber", "grass", "frog", "broccoli", "spinach", "lettuce", "pea", "emerald", "pickle"],
@@ -354,7 +354,7 @@ COLOUR_PROMPT = "Which colour is a {thing}? Reply with the colour only."
 SFT_JSONL = "".join(
     '{"prompt": "%s", "response": "%s", "kind": "%s"}\n' % (COLOUR_PROMPT.format(thing=thing), colour,
                                                             "food" if i % 2 else "other")
-    for colour, things in COLOURS.items() for i, thing in enumerate(things)
+    for colour, things in SFT_COLOURS.items() for i, thing in enumerate(things)
 )
 
 # A hand-built chat with a system turn and two answers: masking must learn exactly the two answers.

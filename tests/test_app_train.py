@@ -284,6 +284,18 @@ def test_a_registered_dataset_brings_its_task(fresh_home: Path) -> None:
     assert (config.task, config.dataset, config.method) == ("ner", "wnut16", "lora")
 
 
+def test_an_instruction_dataset_brings_the_sft_task_and_a_causal_lm(fresh_home: Path) -> None:
+    at = open_train()
+    assert at.selectbox(key="train.model").value == "minilm"
+    at.selectbox(key="train.dataset").select("rotten_tomatoes_instructions").run()
+    assert not at.exception, at.exception
+    assert "task: sft" in " ".join(c.value for c in at.caption)
+    assert at.selectbox(key="train.model.sft").value == "smollm2-135m"  # not the encoder, which cannot do sft
+    form = FormResult(submitted=True, method="lora", values={"max_steps": 3, "model": "smollm2-135m"})
+    config = build_config(DataChoice({"dataset": "rotten_tomatoes_instructions", "task": "sft"}), form)
+    assert (config.task, config.model, config.batch_size, config.max_length) == ("sft", "smollm2-135m", 8, 256)
+
+
 def test_several_datasets_make_a_multitask_config(fresh_home: Path) -> None:
     at = open_train()
     at.toggle(key="train.multitask").set_value(True).run()

@@ -161,3 +161,32 @@ def test_cli_refuses_mismatched_models_runs_and_prompts(sft_run, trained_run, ca
     assert main(["generate", sft_run["run_id"], "--prompt", "Hi", "--max-new-tokens", "0"]) == 2
     assert "--max-new-tokens must be a whole number from 1" in capsys.readouterr().err
     assert main(["generate", "no-such-run", "--prompt", "Hi"]) == 2
+
+
+def test_bitfit_on_a_model_without_biases_fails_with_the_fix(tmp_path, capsys):
+    data = tmp_path / "colours.jsonl"
+    data.write_text(fixtures.SFT_JSONL)
+    assert main(["train", "--task", "sft", "--model", "smollm2-135m", "--method", "bitfit", "--data", str(data),
+                 "--max-steps", "1", "--name", "sft-bitfit"]) == 2
+    err = capsys.readouterr().err
+    assert "bitfit trains only bias terms" in err and "--method lora" in err and "Traceback" not in err
+
+
+def test_export_merges_the_adapter_for_a_text_generation_pipeline(sft_run, tmp_path, capsys):
+    from transformers import pipeline
+
+    from ftlab.generate import generate_for_run
+
+    out = tmp_path / "export"
+    assert main(["export", sft_run["run_id"], str(out), "--json"]) == 0
+    assert not (out / "adapter_config.json").exists() and (out / "model.safetensors").is_file()
+    prompt = fixtures.COLOUR_PROMPT.format(thing="carrot")
+    chat = [{"role": "user", "content": prompt}]
+    [answer] = pipeline("text-generation", model=str(out))(chat, max_new_tokens=6, do_sample=False)
+    expected = generate_for_run(sft_run["run_id"], prompt, max_new_tokens=6)["response"]
+    assert answer["generated_text"][-1]["content"].strip() == expected  # the merged weights answer as the run does
+    # Serving labels and compressing an encoder do not apply to a causal LM: refused with what to do instead.
+    assert main(["serve", sft_run["run_id"]]) == 2
+    assert "ftlab generate" in capsys.readouterr().err
+    assert main(["compress", sft_run["run_id"], "--int8"]) == 2
+    assert "ftlab export" in capsys.readouterr().err

@@ -175,8 +175,24 @@ def cost_table(run_ids: Sequence[str], *, price: float | None = None) -> pd.Data
         main = report.pop("main_metric")
         report["quality_metric"] = f"{main['split']} {main['name']}" if main["split"] else main["name"]
         report["quality"] = main["value"]
-        rows.append(report)
+        rows.append(report | _higher_is_better_quality(run_id))
     return pd.DataFrame(rows)
+
+
+def _higher_is_better_quality(run_id: str) -> dict[str, Any]:
+    """A task whose main metric falls as it improves (an sft run's perplexity) is placed on the frontier by its
+    first higher-is-better test score instead (exact match of its answers, else token accuracy)."""
+    from ftlab.records import summary
+    from ftlab.tasks import get_task
+
+    record = summary(run_id)
+    task = get_task(record["task"])
+    if task.greater_is_better:
+        return {}
+    for name in task.quality_metrics:
+        if (value := record["metrics"].get(f"test_{name}")) is not None:
+            return {"quality_metric": f"test {name}", "quality": value}
+    return {"quality": None}
 
 
 def pareto_front(table: pd.DataFrame, cost: str, quality: str = "quality") -> pd.Series:

@@ -161,6 +161,10 @@ def _checked(parent: str, options: dict[str, Any]) -> tuple[CompressOptions, run
     if request.load_in_bits:
         bitsandbytes_config(request.load_in_bits)
     parent_state, config = _finished_parent(parent)
+    if config.task == "sft":
+        raise UserError(f"Run '{parent}' is an sft run (a causal LM); `ftlab compress` covers encoder runs "
+                        "(classification, NER, multi-task). A causal LM trained with LoRA is already small on disk: "
+                        f"its adapter. Merge it for deployment with `ftlab export {parent} OUT`.")
     check_compressible(config.method)
     run_id = request.name or _free_name(parent, request.label())
     if runs.run_dir(run_id).exists():

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from ftlab.errors import UserError
 from ftlab.methods.common import EVERY_TASK, freeze_all, unfreeze_head
 from ftlab.methods.registry import MethodSpec, register_method
 
@@ -21,6 +22,9 @@ def apply(model: nn.Module, config: BitFitConfig) -> nn.Module:
         if name.endswith(".bias"):
             param.requires_grad_(True)
     unfreeze_head(model)
+    if not any(param.requires_grad for param in model.parameters()):
+        raise UserError(f"--method bitfit trains only bias terms, and {type(model).__name__} has none (Llama-style "
+                        "models such as smollm2-135m are built without biases). Use --method lora or ia3 instead.")
     return model
 
 

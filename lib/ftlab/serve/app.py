@@ -68,6 +68,10 @@ def load_run(run_id: str, *, int8: bool = False) -> ServedRun:
     from ftlab.serve.export import quantized_copy
 
     model, tokenizer, config, labels, task = load_trained(run_id)
+    if config.task == "sft":
+        raise UserError(f"Run '{run_id}' is an sft run: `ftlab serve` answers /predict with labels and "
+                        f"probabilities, which a causal LM does not give. Generate with `ftlab generate {run_id} "
+                        f"--prompt ...`, or `ftlab export {run_id} OUT` for a transformers text-generation pipeline.")
     if int8:
         model = quantized_copy(model).eval()
     return ServedRun(run_id, model, tokenizer, config, labels, task, int8)

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 EXPORT_FILE = "ftlab_export.json"
 INT8_FILE = "model_int8.pt"
-PIPELINE_TASKS = {"classification": "text-classification", "ner": "token-classification"}
+PIPELINE_TASKS = {"classification": "text-classification", "ner": "token-classification", "sft": "text-generation"}
 """ftlab task -> the `transformers.pipeline` task an export is for; other tasks are refused."""
 
 

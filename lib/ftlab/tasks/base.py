@@ -21,6 +21,9 @@ class Task(ABC):
     main_metric: str
     """Metric (without split prefix) that ranks runs and drives early stopping."""
     greater_is_better: bool = True
+    quality_metrics: tuple[str, ...] = ()
+    """Where the main metric is lower-is-better: higher-is-better metrics, in order of preference, that place a run
+    on a cost-quality frontier."""
 
     file_group_col: str | None = None
     """Split a user's --data file so that no value of this column lands in two splits (e.g. repeated sentences)."""

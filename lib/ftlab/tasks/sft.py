@@ -56,6 +56,7 @@ class SftTask(Task):
     name = "sft"
     main_metric = "perplexity"
     greater_is_better = False
+    quality_metrics = ("exact_match", "token_accuracy")
 
     def read_file(self, config: Any) -> pd.DataFrame:
         from ftlab.data.chats import read_chat_file
