@@ -190,3 +190,44 @@ def test_export_merges_the_adapter_for_a_text_generation_pipeline(sft_run, tmp_p
     assert "ftlab generate" in capsys.readouterr().err
     assert main(["compress", sft_run["run_id"], "--int8"]) == 2
     assert "ftlab export" in capsys.readouterr().err
+
+
+def test_packing_gives_the_padded_batch_loss_without_padding(smollm2):
+    import pandas as pd
+
+    from ftlab.config import TrainConfig
+    from ftlab.tasks import get_task
+    from ftlab.tasks.sft import loss_metrics, token_sums
+
+    model, tokenizer = smollm2
+    task = get_task("sft")
+    lines = [json.loads(line) for line in fixtures.SFT_JSONL.splitlines()[::7]]
+    chats = [[{"role": "user", "content": r["prompt"]}, {"role": "assistant", "content": r["response"]}] for r in lines]
+    frame = pd.DataFrame({"messages": [json.dumps(chat) for chat in chats]})
+    losses = {}
+    for packing in (False, True):
+        config = TrainConfig(task="sft", model="smollm2-135m", packing=packing)
+        batch = task.collator(tokenizer, config)(list(task.encode(frame, tokenizer, config, []).remove_columns("length")))
+        with torch.inference_mode():
+            losses[packing] = loss_metrics(token_sums(model(**batch).logits, batch["labels"]).numpy())["loss"]
+        shape = batch["input_ids"].shape
+    assert shape[0] == 1 and shape[1] == sum(len(ids) for ids in task.encode(frame, tokenizer, config, [])["input_ids"])
+    # Each chat attends only to itself: were the chats to see each other, the loss would fall (measured 3.03 -> 1.96).
+    assert losses[True] == pytest.approx(losses[False], rel=1e-4)
+    with pytest.raises(UserError, match="--packing packs chats, so it is for the sft task"):
+        TrainConfig(packing=True)
+
+
+def test_a_tokenizer_without_a_chat_template_gets_smollm2s_chatml(smollm2, caplog):
+    import copy
+
+    from ftlab.causal_lm import ensure_chat_template
+    from ftlab.chat import render
+
+    _, tokenizer = smollm2
+    bare = copy.deepcopy(tokenizer)
+    bare.chat_template, bare.pad_token = None, None
+    with caplog.at_level(logging.WARNING, logger="ftlab"):
+        ensure_chat_template(bare)
+    assert "no chat template" in caplog.text and bare.pad_token == bare.eos_token
+    assert render(bare, fixtures.SFT_CHAT) == render(tokenizer, fixtures.SFT_CHAT)  # the GGUF's own template

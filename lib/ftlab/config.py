@@ -82,6 +82,9 @@ class TrainConfig:
     """Training examples per optimizer step (from the preset when unset: 16)."""
     eval_batch_size: int = 64
     """Examples per batch during evaluation and prediction."""
+    packing: bool = False
+    """sft: put each batch's chats end to end in one row instead of padding them to the longest (position ids restart
+    at every chat and attention stays within it): the same loss, no compute spent on padding."""
     max_new_tokens: int = 32
     """sft: the longest answer generated when the test split is scored (and by `ftlab predict`), in tokens."""
     learning_rate: float | None = None
@@ -179,6 +182,8 @@ class TrainConfig:
         if self.dataset is not None and self.data is not None:
             raise UserError("Give either --dataset or --data, not both: --data trains on your own file.")
         _require(self.epochs > 0, "--epochs", f"must be greater than 0, got {self.epochs}", "use e.g. --epochs 3")
+        _require(not self.packing or self.task == "sft", "--packing", f"packs chats, so it is for the sft task, not "
+                 f"'{self.task}'", "leave it out (dynamic padding and length-grouped batches already keep padding low)")
         _require(self.shots_per_class is None or self.task == "classification", "--shots-per-class",
                  f"samples k examples per class, so it is for the classification task, not '{self.task}'",
                  "use --train-size for a smaller training set")

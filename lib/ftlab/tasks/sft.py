@@ -101,6 +101,8 @@ class SftTask(Task):
     def collator(self, tokenizer: Any, config: Any) -> Callable:
         from transformers import DataCollatorForSeq2Seq
 
+        if config.packing:
+            return PackedChats()
         # Pads the inputs with the pad token and the labels with -100 (not learned); works for decoder-only models.
         return DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORE, pad_to_multiple_of=config.pad_to_multiple_of)
 
@@ -148,7 +150,7 @@ class SftTask(Task):
         sums = []
         with torch.inference_mode():
             for batch in loader:
-                batch = {k: v.to(device) for k, v in batch.items()}
+                batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
                 sums.append(token_sums(model(**batch).logits, batch["labels"]).cpu().numpy())
         return np.concatenate(sums)
 
@@ -186,6 +188,22 @@ class SftTask(Task):
         answers = generate_answers(model, tokenizer, chats, max_new_tokens=config.max_new_tokens,
                                    batch_size=_batch(config), max_length=config.max_length)
         return [{"response": answer} for answer in answers]
+
+
+class PackedChats:
+    """--packing: a batch's chats end to end in one row, with no padding (transformers' padding-free flattening).
+
+    Position ids restart at every chat, from which the model's attention mask keeps each chat to itself; that
+    detection is skipped while a KV cache exists, so the batch also turns the cache off. The loss is the padded
+    batch's, without the compute spent on pad tokens."""
+
+    def __init__(self) -> None:
+        from transformers import DataCollatorWithFlattening
+
+        self.flatten = DataCollatorWithFlattening(return_position_ids=True, separator_id=IGNORE)
+
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
+        return {**self.flatten(features), "use_cache": False}
 
 
 def _batch(config: Any) -> int:
