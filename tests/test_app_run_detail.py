@@ -41,6 +41,14 @@ def test_a_finished_run_shows_its_curves_final_metrics_and_config(trained_run: d
     assert any("method: full" in code.value for code in at.code)
 
 
+def test_an_sft_run_shows_perplexity_and_links_to_its_chat(sft_run: dict, trained_run: dict) -> None:
+    at = detail_page(run=sft_run["run_id"])
+    assert metric(at, "test perplexity") == f"{sft_run['metrics']['test_perplexity']:.4f}"
+    [link] = [p.proto for p in at.get("page_link") if p.proto.label == "Chat with this run"]
+    assert (link.page, link.query_string) == ("chat", f"run={sft_run['run_id']}")
+    assert not any(p.proto.label == "Chat with this run" for p in detail_page(run=trained_run["run_id"]).get("page_link"))
+
+
 def test_the_live_panels_fast_store_read_matches_mlflows_client(trained_run: dict) -> None:
     keys = ["loss", "eval_loss", "learning_rate", "eval_accuracy", "never_logged"]
     fast = tracking.metric_histories(trained_run["mlflow_run_id"], keys)

@@ -37,6 +37,10 @@ SMALL_BUDGETS = {
     "FTLAB_NB_COMPRESS_FINETUNE_STEPS": "4",  # notebook 12: fine-tuning steps after pruning
     "FTLAB_NB_LATENCY_ROUNDS": "1",  # notebook 12: timed rounds over 32 test reviews, every model in each
     "FTLAB_NB_DDP_STEPS": "4",  # notebook 13: steps of its 2-process (torchrun) run
+    "FTLAB_NB_SFT_STEPS": "4",  # notebook 17: LoRA steps of its instruction-tuning run (8 chats per step)
+    "FTLAB_NB_SFT_EVAL_SIZE": "8",  # notebook 17: validation chats scored after training
+    "FTLAB_NB_SFT_TEST_SIZE": "8",  # notebook 17: test instructions scored (and answered) before and after
+    "FTLAB_NB_SFT_NEW_TOKENS": "8",  # notebook 17: longest generated answer, in tokens
 }
 
 # What each notebook must have printed: strings of the output its lesson is about.
@@ -78,6 +82,10 @@ EXPECTED_OUTPUTS = {
     "12_pruning_and_quantization.ipynb": ["sparsity per layer type", "pruned weights still zero after fine-tuning: "
                                           "True", "per-channel", "QuantizedEmbedding", "DynamicQuantizedLinear",
                                           "speedup_b32", "agreement", "bitsandbytes"],
+    "17_instruction_tuning_a_small_llm.ipynb": ["<|im_start|>assistant",  # the chat template
+                                                "'Paris<|im_end|>\\nRome<|im_end|>\\n'", "learned tokens:",  # the mask
+                                                "q_proj", "test perplexity",  # peft's targets, the run
+                                                "exact_match", "fine-tuned:"],  # before/after, generate_for_run
     "08_data_augmentation.ipynb": ["word-dropout", "words have synonyms", "same seed, same batch: True",
                                    "needs internet access", "accuracy with typos", "95% interval"],
 }

@@ -34,6 +34,8 @@ counts = record["param_counts"]
 trained = f" · {counts['trainable']:,} / {counts['total']:,} params trained" if counts["total"] else ""
 st.caption(f"{record['method']} on {record['model']} · {record['dataset']} · {record['task']}{trained}")
 job_controls(run_id, record["status"])
+if record["task"] == "sft" and record["status"] == "finished":
+    st.page_link("views/chat.py", label="Chat with this run", icon=":material/chat:", query_params={"run": run_id})
 live_panel(run_id, record["status"])
 
 final, config = st.tabs(["Final metrics", "Config"])
