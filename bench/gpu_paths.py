@@ -1,4 +1,5 @@
-"""GPU paths of mixed precision (and of data-parallel training where there are 2+ GPUs), measured where a GPU is lent.
+"""GPU paths of mixed precision, QLoRA (and data-parallel training where there are 2+ GPUs), measured where a GPU is
+lent.
 
     python bench/gpu_paths.py --prepare-carry   # on the CPU machine: bench/out/gpu_carry (~46 MB), see below
     python bench/gpu_paths.py                   # on the GPU machine; exits with a message where there is no CUDA
@@ -7,7 +8,8 @@ Each run goes through `ftlab.train`, the path `ftlab train` takes: minilm on rot
 bf16 (where the GPU has it natively) and fp16 (loss scaling by the Trainer's grad scaler). Reported per run: train
 samples/s over optimizer-step time, test accuracy, peak CUDA memory, the precision the run RECORDED (observed from
 the activations, not the request) and, for fp16, the final loss scale read from the checkpoint's scaler.pt (proof
-that the loss was scaled). Then what `--precision auto` resolves to, and with 2+ GPUs the bf16 run again under
+that the loss was scaled). Then LoRA on the fp32 base against QLoRA (`--load-in-bits 4`: NF4 base, needs
+bitsandbytes on the GPU machine). Then what `--precision auto` resolves to, and with 2+ GPUs the bf16 run again under
 torchrun with 2 processes (NCCL), with distributed.json's verdicts. Writes the `gpu_paths` section of RESULTS.md.
 
 The embedded model's weights (87 MB) exceed what a lent machine is sent, so `--prepare-carry` writes them in bf16
@@ -76,12 +78,28 @@ def budget(args: argparse.Namespace) -> dict:
                 save_steps=args.steps, log_steps=max(1, args.steps // 10), pad_to_multiple_of=8)
 
 
-def one_run(args: argparse.Namespace, precision: str, tag: str) -> dict:
+def one_run(args: argparse.Namespace, precision: str, tag: str, **changes) -> dict:
     import ftlab
 
-    run = ftlab.train(ftlab.TrainConfig(**budget(args), precision=precision, name=f"gpu-{precision}-{tag}"),
-                      progress=False)
-    return {"requested": precision, **row(run)}
+    quantized = ["4-bit base"] if changes.get("load_in_bits") else []
+    label = " ".join([changes.get("method", "full"), precision, *quantized])
+    name = f"gpu-{label.replace(' ', '-')}-{tag}"
+    try:
+        run = ftlab.train(ftlab.TrainConfig(**{**budget(args), "precision": precision, **changes}, name=name),
+                          progress=False)
+    except Exception as exc:  # noqa: BLE001  (a failed row is reported, the others still run)
+        return {"requested": label, "error": f"{type(exc).__name__}: {exc}"}
+    return {"requested": label, **row(run)}
+
+
+def qlora_rows(args: argparse.Namespace, tag: str) -> list[dict]:
+    """LoRA on the fp32 base against QLoRA (the same LoRA on an NF4 base, bf16 compute): memory and accuracy."""
+    import importlib.util
+
+    lora = one_run(args, "auto", tag, method="lora")
+    if importlib.util.find_spec("bitsandbytes") is None:
+        return [lora, {"requested": "lora auto 4-bit base", "error": "bitsandbytes is not installed here"}]
+    return [lora, one_run(args, "auto", tag, method="lora", load_in_bits=4)]
 
 
 def row(run: dict) -> dict:
@@ -140,12 +158,13 @@ def main() -> None:
     rows = [one_run(args, "fp32", tag)]
     rows += [one_run(args, "bf16", tag)] if native_bf16 else []
     rows.append(one_run(args, "fp16", tag))
+    rows += qlora_rows(args, tag)
     if torch.cuda.device_count() >= 2:
         rows.append(ddp_run(args, tag))
     for r in rows:
         print(json.dumps(r))
     base = rows[0]["samples_per_s"] or float("nan")
-    lines = ["## GPU paths: mixed precision and DDP (bench/gpu_paths.py)", "",
+    lines = ["## GPU paths: mixed precision, QLoRA and DDP (bench/gpu_paths.py)", "",
              f"Machine: {machine()}. Model: {source}. Budget: full fine-tuning on rotten_tomatoes, {args.steps} steps "
              f"of batch {args.batch_size} (dynamic padding, length-grouped, padded to a multiple of 8), "
              f"{args.train_size} training and {args.test_size} test reviews. `--precision auto` resolves to "

@@ -104,10 +104,11 @@ CONFIG_UNKNOWN_METHOD_OPTION = "method: lora\nmethod_options:\n  rank: 4\n"  # l
 
 # --- ftlab.jobs and the workbench: the smallest real fine-tune a job can run ------------------------------------
 
-TINY_JOB = dict(dataset="rotten_tomatoes", method="lora", train_size=32, eval_size=16, batch_size=8, max_steps=4,
-                eval_steps=2, save_steps=2, log_steps=1)
+TINY_JOB = dict(dataset="rotten_tomatoes", method="lora", train_size=32, eval_size=16, test_size=32, batch_size=8,
+                max_steps=4, eval_steps=2, save_steps=2, log_steps=1)
 TINY_JOB_FLAGS = ["--dataset", "rotten_tomatoes", "--method", "lora", "--train-size", "32", "--eval-size", "16",
-                  "--batch-size", "8", "--max-steps", "4", "--eval-steps", "2", "--save-steps", "2", "--log-steps", "1"]
+                  "--test-size", "32", "--batch-size", "8", "--max-steps", "4", "--eval-steps", "2", "--save-steps",
+                  "2", "--log-steps", "1"]
 
 # --- ftlab.slices.discovery and ftlab.analysis: synthetic predictions tables (tests/test_discovery.py) -----------
 

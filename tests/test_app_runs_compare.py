@@ -42,8 +42,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict]]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a shared 2-core machine: stay off the other core
     try:
-        common = dict(dataset="rotten_tomatoes", train_size=64, eval_size=32, max_steps=4, eval_steps=2,
-                      save_steps=4, log_steps=1)
+        common = dict(dataset="rotten_tomatoes", train_size=64, eval_size=32, test_size=64, max_steps=4,
+                      eval_steps=2, save_steps=4, log_steps=1)
         summaries = {
             FULL: ftlab.train(ftlab.TrainConfig(method="full", name=FULL, **common), progress=False),
             LORA: ftlab.train(ftlab.TrainConfig(method="lora", method_options={"r": 4}, learning_rate=1e-3,

@@ -238,6 +238,12 @@ CASES = [
                                                                      "never overwrites"],
       {"mine.txt": "keep me"}, fake_run=True),
     C("export-run-dot-dot", "export ../evil {in}/out", ["'../evil'", "no '..'"]),
+    # -- QLoRA -------------------------------------------------------------------------------------------------------
+    C("train-load-in-3-bits", TRAIN_GOOD + "--method lora --load-in-bits 3", ["--load-in-bits", "4 or 8"], GOOD),
+    C("train-load-in-bits-full", TRAIN_GOOD + "--method full --load-in-bits 4",
+      ["--load-in-bits 4", "method 'full'", "--method ia3 or lora"], GOOD),
+    C("train-load-in-bits-without-gpu", TRAIN_GOOD + "--method lora --load-in-bits 4",
+      ["--load-in-bits 4", "CUDA GPU", "bitsandbytes", "leave --load-in-bits out"], GOOD),
     # -- compression -------------------------------------------------------------------------------------------------
     C("compress-sparsity-zero", f"compress {FAKE_RUN} --prune 0", ["--prune", "between 0 and 1", "--prune 0.5"],
       fake_run=True),

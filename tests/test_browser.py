@@ -60,8 +60,8 @@ def launch_from_train_page(page: Page, server: WorkbenchServer, name: str, max_s
     page.get_by_label("Run name", exact=True).fill(name)
     if not page.get_by_label("Train size", exact=True).is_visible():  # the expander keeps its state per session
         page.get_by_text("Advanced").click()
-    for label, value in [("Train size", 64), ("Eval size", 16), ("Batch size", 8), ("Log steps", 1),
-                         ("Eval steps", 20), ("Save steps", 20)]:
+    for label, value in [("Train size", 64), ("Eval size", 16), ("Test size", 32), ("Batch size", 8),
+                         ("Log steps", 1), ("Eval steps", 20), ("Save steps", 20)]:
         page.get_by_label(label, exact=True).fill(str(value))
     page.get_by_role("button", name="Launch").click()
     expect(page.get_by_text(f"Follow {name}")).to_be_visible()

@@ -27,8 +27,8 @@ def ftlab(*args: str, home: Path, cwd: Path, check: bool = True) -> subprocess.C
 
 def test_train_lora_json_runs_and_mlflow_history(fresh_home: Path) -> None:
     cwd = Path.cwd()
-    done = ftlab("train", "--dataset", "rotten_tomatoes", "--method", "lora", "--max-steps", "30", "--json",
-                 home=fresh_home, cwd=cwd)
+    done = ftlab("train", "--dataset", "rotten_tomatoes", "--method", "lora", "--max-steps", "30", "--train-size",
+                 "480", "--eval-size", "64", "--test-size", "64", "--json", home=fresh_home, cwd=cwd)
     result = json.loads(done.stdout)  # exactly one JSON object on stdout
     assert SUMMARY_KEYS <= set(result)
     assert result["status"] == "finished" and result["method"] == "lora" and result["dataset"] == "rotten_tomatoes"
@@ -58,7 +58,8 @@ def test_train_lora_json_runs_and_mlflow_history(fresh_home: Path) -> None:
 def test_kill_9_then_resume_continues_from_checkpoint(fresh_home: Path) -> None:
     cwd = Path.cwd()
     args = ["train", "--dataset", "rotten_tomatoes", "--train-size", "128", "--eval-size", "32", "--batch-size", "8",
-            "--max-steps", "40", "--save-steps", "10", "--eval-steps", "20", "--log-steps", "1", "--name", "k9"]
+            "--max-steps", "40", "--save-steps", "10", "--eval-steps", "20", "--log-steps", "1", "--test-size", "32",
+            "--name", "k9"]
     env = {**os.environ, "FTLAB_HOME": str(fresh_home), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "ftlab.cli", *args], cwd=cwd, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

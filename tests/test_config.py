@@ -56,7 +56,7 @@ def test_preset_applies_in_python_too_and_explicit_values_win() -> None:
 
 
 def test_the_fast_preset_takes_its_device_section_and_scales_the_learning_rate(monkeypatch) -> None:
-    import ftlab.config
+    import ftlab.presets
     from ftlab.train import plan
 
     fast = TrainConfig(preset="fast", method="lora")  # no GPU here: the cpu section
@@ -65,6 +65,6 @@ def test_the_fast_preset_takes_its_device_section_and_scales_the_learning_rate(m
     assert plan(TrainConfig(preset="fast", learning_rate=1e-4)).learning_rate == 1e-4  # an explicit rate wins
     assert plan(TrainConfig(method="lora", batch_size=64, lr_scaling="linear")).learning_rate == pytest.approx(8e-3)
     assert TrainConfig.from_yaml(fast.to_yaml()) == fast  # resolved values are saved: a resume trains the same
-    monkeypatch.setattr(ftlab.config, "training_device", lambda: "cuda")
+    monkeypatch.setattr(ftlab.presets, "training_device", lambda: "cuda")
     gpu = TrainConfig(preset="fast")
     assert (gpu.batch_size, gpu.precision, gpu.pad_to_multiple_of, gpu.torch_compile) == (128, "auto", 8, True)

@@ -33,8 +33,8 @@ def lora_run(ftlab_home: Path) -> str:
     import ftlab
 
     return ftlab.train(ftlab.TrainConfig(
-        dataset="rotten_tomatoes", method="lora", train_size=256, eval_size=64, max_steps=24, eval_steps=12,
-        save_steps=24, log_steps=4, name="explain-lora"), progress=False)["run_id"]
+        dataset="rotten_tomatoes", method="lora", train_size=256, eval_size=64, test_size=64, max_steps=24,
+        eval_steps=12, save_steps=24, log_steps=4, name="explain-lora"), progress=False)["run_id"]
 
 
 def _labels(run_id: str) -> list[str]:

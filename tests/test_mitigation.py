@@ -215,8 +215,8 @@ def test_dp_penalty_run_logs_its_term(adult_table: Path) -> None:
 
 def test_adult_text_by_name_trains_with_a_penalty() -> None:
     """adult_text's labels (<=50K, >50K) end up in per-class metric names, which MLflow accepts only spelled out."""
-    result = ftlab.train(_config(mitigation="eo-penalty", method="lora", train_size=64, eval_size=8, max_steps=1,
-                                 batch_size=8, log_steps=1, name="mitigation-adult-text"), progress=False)
+    result = ftlab.train(_config(mitigation="eo-penalty", method="lora", train_size=64, eval_size=8, test_size=16,
+                                 max_steps=1, batch_size=8, log_steps=1, name="mitigation-adult-text"), progress=False)
     assert result["status"] == "finished"
     assert tracking.metric_history(result["mlflow_run_id"], "loss_eo_penalty")
     logged = tracking.client().get_run(result["mlflow_run_id"]).data.metrics

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 
 import fixtures
 import pytest
@@ -123,6 +124,11 @@ def test_cli_generate_and_predict(sft_run, capsys):
                  "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["response"] and "base_response" not in result
+    # On a terminal the answer is written as it is generated, then its timing.
+    assert main(["generate", sft_run["run_id"], "--prompt", "Which colour is a carrot?", "--max-new-tokens", "5"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"run {sft_run['run_id']}:\n{result['response']}")
+    assert re.search(r"\n\(\d+\.\d s\)\n$", printed), printed
     assert main(["predict", sft_run["run_id"], "--text", "Which colour is a lime?", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["response"]
 

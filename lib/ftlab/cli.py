@@ -301,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     parser, owners = build_parser()
     parser.command_line = list(sys.argv[1:] if argv is None else argv)  # for the hints of argparse's errors
     args = parser.parse_args(argv)
+    args.stdout = sys.stdout  # the terminal, for a command that streams its result (`generate`) past the redirect
     logging.basicConfig(level=logging.INFO, format="ftlab: %(message)s", stream=sys.stderr)
     quiet_libraries()
     handler = globals()[f"cmd_{args.command}"]

@@ -4,7 +4,8 @@ model's answer to the same prompt."""
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TextIO
 
 
 def add_generate_parser(sub: Any) -> None:
@@ -25,11 +26,35 @@ def add_generate_parser(sub: Any) -> None:
 def cmd_generate(args: argparse.Namespace) -> dict[str, Any]:
     from ftlab.generate import generate_for_run
 
-    return generate_for_run(args.run, args.prompt, system=args.system, max_new_tokens=args.max_new_tokens,
-                            temperature=args.temperature, compare=args.compare)
+    terminal = None if args.json else getattr(args, "stdout", None)
+    result = generate_for_run(args.run, args.prompt, system=args.system, max_new_tokens=args.max_new_tokens,
+                              temperature=args.temperature, compare=args.compare,
+                              on_piece=_stream_to(terminal, args.run) if terminal else None)
+    return {**result, "streamed": True} if terminal else result
+
+
+def _stream_to(terminal: TextIO, run_id: str) -> Callable[[str, str], None]:
+    """Writes each answer to the terminal as its tokens come, under a heading of whose answer it is."""
+    headings = {"response": f"run {run_id}:", "base_response": "\n\nbase model, before fine-tuning:"}
+    started: set[str] = set()
+
+    def write(key: str, piece: str) -> None:
+        if key not in started:
+            started.add(key)
+            terminal.write(headings[key] + "\n")
+        terminal.write(piece)
+        terminal.flush()
+
+    return write
 
 
 def print_generate(result: dict[str, Any]) -> None:
+    if result.pop("streamed", False):  # the answers are on the terminal already: add their timings
+        timings = [f"{result['response_seconds']:.1f} s"]
+        if "base_response" in result:
+            timings.append(f"base model {result['base_response_seconds']:.1f} s")
+        print(f"\n({', '.join(timings)})")
+        return
     print(f"run {result['run_id']} ({result['response_seconds']:.1f} s):")
     print(result["response"])
     if "base_response" in result:

@@ -13,6 +13,8 @@ from typing import Any
 import yaml
 
 from ftlab.errors import UserError
+from ftlab.presets import list_presets, preset_values
+from ftlab.yaml_mapping import parse_mapping
 
 TAG_SCHEMES = ("auto", "iob1", "iob2", "bio", "bioes", "iobes", "bilou")
 """--tag-scheme values (`ftlab.data.tag_schemes` reads each; bio is iob2, iobes and bilou are bioes)."""
@@ -25,13 +27,8 @@ LR_SCALINGS = {"none": 0.0, "sqrt": 0.5, "linear": 1.0}
 """--lr-scaling values and their exponent: lr = recommended × (B / 16) ** exponent."""
 DEFAULT_DATASETS = {"ner": "wnut16", "sft": "rotten_tomatoes_instructions"}
 """The built-in dataset a task trains on when neither --dataset nor --data is given."""
-TASK_NAMES = ("classification", "ner", "multitask", "sft")
-"""Sections a preset file may hold for one task (e.g. smaller batches for a causal LM), layered like devices'."""
-DEVICES = ("cpu", "cuda")
-"""Sections a preset file may hold for one kind of device (`fast.yaml`): the section of the device that trains
-is layered over the preset's common values."""
-
-PRESETS_DIR = Path(__file__).resolve().parents[2] / "configs" / "presets"
+LOAD_IN_BITS = (4, 8)
+"""--load-in-bits values: bitsandbytes' NF4 (QLoRA's) and LLM.int8() weights."""
 
 
 @dataclass
@@ -115,6 +112,10 @@ class TrainConfig:
     (autocast; native on Ampere+ GPUs, emulated and ~5x slower on CPUs without bf16 units); `fp16` (CUDA only, with
     loss scaling); `auto` (bf16 where the GPU has it, else fp16 on CUDA, else fp32). From the preset when unset:
     fp32. The run records the precision that actually ran, read from the activations."""
+    load_in_bits: int | None = None
+    """Load the frozen pre-trained weights in 4 bits (NF4, QLoRA's recipe) or 8 bits through bitsandbytes and
+    train only the method's added weights on top (--method lora or ia3). Needs a CUDA GPU and `pip install
+    bitsandbytes`. Unset: the weights stay in fp32."""
     seed: int = 42
     """Seeds the data split, sampling, initialisation and shuffling."""
     save_steps: int = 100
@@ -173,7 +174,7 @@ class TrainConfig:
         _require(isinstance(self.preset, str), "--preset", f"must be a preset name, got {self.preset!r}",
                  f"use one of {', '.join(list_presets())}")
         # A preset fills only what was left unset, so explicit values (flags, config file, Python) always win.
-        for key, value in {**_BUILTIN, **preset_values(self.preset, self.task)}.items():
+        for key, value in preset_values(self.preset, self.task).items():
             if getattr(self, key) is None:
                 setattr(self, key, value)
         _check_types(self)
@@ -208,6 +209,8 @@ class TrainConfig:
                  f"must be one of {', '.join(TAG_SCHEMES)}, got {self.tag_scheme!r}", "use --tag-scheme auto")
         _require(self.precision in PRECISIONS, "--precision", f"must be one of {', '.join(PRECISIONS)}, got "
                  f"{self.precision!r}", "use --precision fp32, or auto to pick by the hardware")
+        _require(self.load_in_bits in (None, *LOAD_IN_BITS), "--load-in-bits",
+                 f"must be 4 or 8, got {self.load_in_bits!r}", "use --load-in-bits 4 for QLoRA, or leave it out")
         _require(self.lr_scaling in LR_SCALINGS, "--lr-scaling", f"must be one of {', '.join(LR_SCALINGS)}, got "
                  f"{self.lr_scaling!r}", "use --lr-scaling sqrt, or none to keep the recommended rate")
         _require(self.padding in ("dynamic", "max_length"), "--padding",
@@ -265,14 +268,7 @@ class TrainConfig:
 
     @classmethod
     def from_yaml(cls, text: str) -> TrainConfig:
-        return cls.from_dict(_parse_yaml(text, "config"))
-
-
-_BUILTIN: dict[str, Any] = {"batch_size": 16, "max_length": 128, "padding": "dynamic", "group_by_length": True,
-                            "warmup_ratio": 0.06, "precision": "fp32", "torch_compile": False, "lr_scaling": "none",
-                            "pad_to_multiple_of": None}
-"""What a preset file leaves out."""
-PRESET_KEYS = (*_BUILTIN, "learning_rate", "eval_size", "test_size")
+        return cls.from_dict(parse_mapping(text, "config"))
 
 
 def field_docs(cls: type | None = None) -> dict[str, str]:
@@ -337,57 +333,11 @@ def _check_types(config: TrainConfig) -> None:
                             f"{value!r}; fix the value, {fix}.")
 
 
-def _parse_yaml(text: str, what: str) -> dict[str, Any]:
-    try:
-        values = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UserError(f"The {what} file is not valid YAML{where}: {problem}. Fix its syntax.") from exc
-    if values is None:
-        return {}
-    if not isinstance(values, dict):
-        raise UserError(f"The {what} file must be a mapping of key: value lines, got a {type(values).__name__}.")
-    return values
-
-
-def list_presets() -> list[str]:
-    return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
-
-
-def preset_values(name: str, task: str | None = None) -> dict[str, Any]:
-    path = PRESETS_DIR / f"{name}.yaml"
-    if "/" in name or not path.is_file():
-        raise UserError(f"Unknown preset '{name}'. Known presets: {', '.join(list_presets())}.")
-    values = _parse_yaml(path.read_text(), f"preset {name}")
-    task_sections = {t: values.pop(t) for t in TASK_NAMES if t in values}
-    sections = {device: values.pop(device) for device in DEVICES if device in values}
-    if sections:
-        section = sections.get(training_device()) or {}
-        if not isinstance(section, dict):
-            raise UserError(f"Preset file {path}: its {training_device()} section must be a mapping of key: value.")
-        values.update(section)
-    if isinstance(task_section := task_sections.get(task), dict):
-        values.update(task_section)
-    unknown = sorted(set(values) - set(PRESET_KEYS))
-    if unknown:
-        raise UserError(f"Preset file {path} sets {', '.join(unknown)}; a preset may set only {', '.join(PRESET_KEYS)}.")
-    return values
-
-
-def training_device() -> str:
-    """`cuda` where a CUDA GPU is visible, else `cpu`: which section of a device-aware preset applies."""
-    import torch  # only device-aware presets pay for the import
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def load_config_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"Config file {path} does not exist or is not a file. Pass a YAML file, e.g. --config configs/lora_rotten_tomatoes.yaml.")
-    return _parse_yaml(path.read_text(encoding="utf-8", errors="replace"), f"config {path}")
+    return parse_mapping(path.read_text(encoding="utf-8", errors="replace"), f"config {path}")
 
 
 def resolve_config(file_values: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:

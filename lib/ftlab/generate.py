@@ -11,7 +11,7 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
@@ -167,17 +167,22 @@ def _load_base(name: str, trust_remote_code: bool) -> Any:
 
 
 def generate_for_run(run_id: str, prompt: str, *, system: str | None = None, max_new_tokens: int = 128,
-                     temperature: float = 0.0, compare: bool = False) -> dict[str, Any]:
-    """The fine-tuned run's answer to `prompt` (and, with `compare`, the base model's), with timings."""
+                     temperature: float = 0.0, compare: bool = False,
+                     on_piece: Callable[[str, str], None] | None = None) -> dict[str, Any]:
+    """The fine-tuned run's answer to `prompt` (and, with `compare`, the base model's), with timings.
+    `on_piece(key, piece)` sees each answer ("response", then "base_response") as it is generated."""
     check_generation(max_new_tokens, temperature)
     chat = user_chat(prompt, system)
     model, tokenizer, config = causal_run(run_id)
     result: dict[str, Any] = {"run_id": run_id, "prompt": prompt}
     for key, use_base in [("response", False), ("base_response", True)][:2 if compare else 1]:
-        started = time.perf_counter()
-        pieces = stream_answer(base_model(run_id) if use_base else model, tokenizer, chat,
-                               max_new_tokens=max_new_tokens, temperature=temperature, max_length=config.max_length,
-                               base=use_base and hasattr(model, "disable_adapter"))
+        started, pieces = time.perf_counter(), []
+        for piece in stream_answer(base_model(run_id) if use_base else model, tokenizer, chat,
+                                   max_new_tokens=max_new_tokens, temperature=temperature,
+                                   max_length=config.max_length, base=use_base and hasattr(model, "disable_adapter")):
+            pieces.append(piece)
+            if on_piece is not None:
+                on_piece(key, piece)
         result[key] = "".join(pieces).strip()
         result[f"{key}_seconds"] = round(time.perf_counter() - started, 3)
     return result

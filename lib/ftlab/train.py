@@ -30,7 +30,7 @@ from ftlab.data import SPLITS, get_dataset, k_shot, list_datasets, split_frame, 
 from ftlab.ddp import ddp_plugins, share_shuffle
 from ftlab.errors import UserError
 from ftlab.evaluate import read_split, save_predictions, score_frame
-from ftlab.methods import check_supports, count_parameters, get_method
+from ftlab.methods import check_quantized_base, check_supports, count_parameters, get_method
 from ftlab.mitigation import check_sensitive_col, mitigation_plugins, with_group_codes
 from ftlab.model_files import save_final_model
 from ftlab.models import check_model, load_tokenizer
@@ -64,6 +64,8 @@ def plan(config: TrainConfig) -> Plan:
     check_supports(method, config.task)
     method_config = method.make_config(config.method_options)
     check_model(config.model, config.task)
+    if config.load_in_bits:
+        check_quantized_base(method, config.load_in_bits)
     if config.data is not None:
         dataset_name = Path(config.data).name
     else:
@@ -235,7 +237,13 @@ def _build_trainer(resolved: Plan, state: runs.RunState, splits: dict[str, pd.Da
     # -- model: pre-trained body + task head, made trainable by the method ------------------------------------
     set_seed(config.seed)  # the head's initialisation must not depend on what ran before in this process
     tokenizer = task.prepare_tokenizer(load_tokenizer(config.model, trust_remote_code=config.trust_remote_code))
-    model = task.load_model(config.model, state.labels, trust_remote_code=config.trust_remote_code)
+    if config.load_in_bits:  # QLoRA: the frozen base in 4 or 8 bits, the method's added weights in fp32
+        from ftlab.compress.quantize import prepare_quantized_base, quantized_base_options
+
+        model = prepare_quantized_base(task.load_model(config.model, state.labels, **quantized_base_options(
+            config.load_in_bits), trust_remote_code=config.trust_remote_code))
+    else:
+        model = task.load_model(config.model, state.labels, trust_remote_code=config.trust_remote_code)
     model = resolved.method.apply(model, resolved.method_config)
     already_logged = tracking.last_logged_steps(state.mlflow_run_id)
     if "trainable_params" not in already_logged and distributed.is_main():

@@ -18,7 +18,8 @@ import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from ftlab import jobs, uploads
-from ftlab.config import TrainConfig, field_docs, list_presets, resolve_config
+from ftlab.config import TrainConfig, field_docs, resolve_config
+from ftlab.presets import list_presets
 from ftlab.data import list_datasets
 from ftlab.data.files import SUFFIXES
 from ftlab.errors import UserError

@@ -131,24 +131,45 @@ def _architecture(model_dir: Path) -> nn.Module:
     return model_class(model_config).float()
 
 
-def bitsandbytes_config(bits: int) -> Any:
+def bitsandbytes_config(bits: int, *, flag: str | None = None,
+                        instead: str = "On a CPU, use --int8 (torch's dynamic int8 quantization).") -> Any:
     """transformers' `BitsAndBytesConfig` for loading weights in 8-bit (LLM.int8()) or 4-bit (NF4, double
-    quantization, bf16 compute: QLoRA's recipe). A UserError names what is missing without a CUDA GPU and the
-    bitsandbytes package."""
+    quantization, bf16 compute where the GPU has it: QLoRA's recipe). A UserError names what is missing without a
+    CUDA GPU and the bitsandbytes package: `flag` is the user's flag, `instead` what to do on a CPU."""
+    flag = flag or f"--load-in-{bits}bit"
     if bits not in KBIT:
         raise UserError(f"k-bit loading takes 8 or 4 bits, not {bits!r}: use --load-in-8bit or --load-in-4bit.")
     missing = [need for need, ok in [("a CUDA GPU (torch sees none)", torch.cuda.is_available()),
                                      ("the bitsandbytes package (`pip install bitsandbytes`; ftlab does not install "
                                       "it)", importlib.util.find_spec("bitsandbytes") is not None)] if not ok]
     if missing:
-        raise UserError(f"--load-in-{bits}bit loads the weights in {bits}-bit through bitsandbytes, which needs "
-                        f"{' and '.join(missing)}. On a CPU, use --int8 (torch's dynamic int8 quantization).")
+        raise UserError(f"{flag} loads the weights in {bits}-bit through bitsandbytes, which needs "
+                        f"{' and '.join(missing)}. {instead}")
     from transformers import BitsAndBytesConfig
 
     if bits == 8:
         return BitsAndBytesConfig(load_in_8bit=True)
+    compute = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16  # pre-Ampere GPUs lack bf16
     return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                              bnb_4bit_compute_dtype=torch.bfloat16)
+                              bnb_4bit_compute_dtype=compute)
+
+
+def quantized_base_options(bits: int) -> dict[str, Any]:
+    """`from_pretrained` options that load a base model for QLoRA-style training (--load-in-bits): the k-bit
+    config, and this process's GPU for every weight (under torchrun, the process's own)."""
+    import os
+
+    return {"quantization_config": bitsandbytes_config(bits, flag=f"--load-in-bits {bits}",
+                                                        instead="On a CPU, leave --load-in-bits out."),
+            "device_map": {"": int(os.environ.get("LOCAL_RANK", 0))}}
+
+
+def prepare_quantized_base(model: nn.Module) -> nn.Module:
+    """peft's preparation of a k-bit model for training: the non-quantized weights (norms, the new head) in fp32
+    and gradients flowing into the frozen embeddings' outputs, so the adapters above them learn."""
+    from peft import prepare_model_for_kbit_training
+
+    return prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
 
 
 def load_in_kbit(model: nn.Module, bits: int) -> nn.Module:

@@ -34,4 +34,5 @@ SPEC = register_method(MethodSpec(
     name="ia3", config_cls=IA3Options, apply=apply, tasks=EVERY_TASK,
     description="Learned rescaling vectors on keys, values and feed-forward activations (peft).",
     default_learning_rate=5e-3,
+    quantized_base=True,
 ))

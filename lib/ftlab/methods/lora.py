@@ -58,4 +58,5 @@ def apply(model: nn.Module, config: LoraOptions) -> nn.Module:
 SPEC = register_method(MethodSpec(
     name="lora", config_cls=LoraOptions, apply=apply, tasks=EVERY_TASK,
     description="Low-rank adapters on attention layers (peft); the base model stays frozen.", default_learning_rate=2e-3,
+    quantized_base=True,
 ))

@@ -39,6 +39,9 @@ class MethodSpec:
     plugins: PluginsFn | None = None
     """(method config, the run's `OptionContext`) -> the method's own trainer plug-ins (e.g. distillation's loss
     term), merged with the training options' ones; None, or returning None, adds nothing."""
+    quantized_base: bool = False
+    """The method trains only weights it adds and its layers accept bitsandbytes' 4/8-bit ones, so the frozen
+    pre-trained weights may be loaded quantized (--load-in-bits: QLoRA for LoRA)."""
     flag_aliases: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
     """Extra command-line flags of an option besides `--<method>-<option>`, e.g. {"teacher": ("--teacher",)}."""
 
@@ -86,3 +89,17 @@ def check_supports(spec: MethodSpec, task: str) -> None:
             f"Method '{spec.name}' does not support the '{task}' task (it supports: {', '.join(sorted(spec.tasks))}). "
             f"Methods for '{task}': {', '.join(others)}."
         )
+
+
+def check_quantized_base(spec: MethodSpec, bits: int) -> None:
+    """--load-in-bits freezes the base in k bits: only a method that trains added weights can run on it, and the
+    machine needs a CUDA GPU and bitsandbytes (both refused here, before anything is created)."""
+    if not spec.quantized_base:
+        able = [m.name for m in METHODS.values() if m.quantized_base]
+        raise UserError(f"--load-in-bits {bits} freezes the pre-trained weights in {bits} bits, but method "
+                        f"'{spec.name}' trains them (or adds layers that cannot sit on k-bit ones). Use --method "
+                        f"{' or '.join(able)} (LoRA on a 4-bit base is QLoRA), or leave --load-in-bits out.")
+    from ftlab.compress.quantize import quantized_base_options
+
+    quantized_base_options(bits)
+

@@ -37,8 +37,10 @@ class Task(ABC):
         """The label vocabulary, in a stable order, from the training frame."""
 
     @abstractmethod
-    def load_model(self, model_name: str, labels: list[str], *, trust_remote_code: bool = False) -> nn.Module:
-        """Pre-trained body + a fresh head for `labels`; sets `ftlab_new_parameters` and `ftlab_task` on it."""
+    def load_model(self, model_name: str, labels: list[str], *, trust_remote_code: bool = False,
+                   **load_options: Any) -> nn.Module:
+        """Pre-trained body + a fresh head for `labels`; sets `ftlab_new_parameters` and `ftlab_task` on it.
+        `load_options` go to `from_pretrained` (a quantization config and its device map, for --load-in-bits)."""
 
     @abstractmethod
     def encode(self, frame: pd.DataFrame, tokenizer: Any, config: Any, labels: list[str],
@@ -93,7 +95,7 @@ class Task(ABC):
 
 
 def load_with_head(auto_class: Any, model_name: str, labels: list[str], *, task: str,
-                   trust_remote_code: bool = False) -> nn.Module:
+                   trust_remote_code: bool = False, **load_options: Any) -> nn.Module:
     """A pre-trained body with a fresh head of `auto_class` (e.g. AutoModelForTokenClassification) for `labels`,
     marked with the parameters the checkpoint lacked (`ftlab_new_parameters`: every method trains them) and its
     task (`ftlab_task`)."""
@@ -106,7 +108,7 @@ def load_with_head(auto_class: Any, model_name: str, labels: list[str], *, task:
         model, info = load_pretrained(
             auto_class, model_name, trust_remote_code=trust_remote_code, num_labels=len(labels),
             id2label=dict(enumerate(labels)), label2id={label: i for i, label in enumerate(labels)},
-            output_loading_info=True,
+            output_loading_info=True, **load_options,
         )
     finally:
         quiet.setLevel(level)

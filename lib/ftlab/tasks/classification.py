@@ -49,10 +49,12 @@ class ClassificationTask(Task):
     def labels_of(self, frame: pd.DataFrame) -> list[str]:
         return sorted(frame["label"].astype(str).unique())
 
-    def load_model(self, model_name: str, labels: list[str], *, trust_remote_code: bool = False) -> nn.Module:
+    def load_model(self, model_name: str, labels: list[str], *, trust_remote_code: bool = False,
+                   **load_options: Any) -> nn.Module:
         from transformers import AutoModelForSequenceClassification
 
-        return load_with_head(AutoModelForSequenceClassification, model_name, labels, task=self.name, trust_remote_code=trust_remote_code)
+        return load_with_head(AutoModelForSequenceClassification, model_name, labels, task=self.name,
+                               trust_remote_code=trust_remote_code, **load_options)
 
     def encode(self, frame: pd.DataFrame, tokenizer: Any, config: Any, labels: list[str],
                extra_columns: tuple[str, ...] = ()) -> Any:

@@ -71,8 +71,9 @@ class MultiTaskClassification(ClassificationTask):
         raise UserError("--task multitask trains on registered datasets joined with '+', e.g. --dataset "
                         "rotten_tomatoes+adult_text; --data files are not supported for it yet.")
 
-    def load_model(self, model_name: str, labels: list[str], *, trust_remote_code: bool = False) -> nn.Module:
-        model = super().load_model(model_name, labels, trust_remote_code=trust_remote_code)
+    def load_model(self, model_name: str, labels: list[str], *, trust_remote_code: bool = False,
+                   **load_options: Any) -> nn.Module:
+        model = super().load_model(model_name, labels, trust_remote_code=trust_remote_code, **load_options)
         model.register_forward_hook(functools.partial(masked_loss, member_mask(labels)), with_kwargs=True)
         return model
 

@@ -112,10 +112,12 @@ class TokenClassificationTask(Task):
         kinds = entity_types([tag for sentence in frame["tags"] for tag in sentence])
         return [OUTSIDE] + [f"{prefix}-{kind}" for kind in kinds for prefix in ("B", "I")]
 
-    def load_model(self, model_name: str, labels: list[str], *, trust_remote_code: bool = False) -> nn.Module:
+    def load_model(self, model_name: str, labels: list[str], *, trust_remote_code: bool = False,
+                   **load_options: Any) -> nn.Module:
         from transformers import AutoModelForTokenClassification
 
-        return load_with_head(AutoModelForTokenClassification, model_name, labels, task=self.name, trust_remote_code=trust_remote_code)
+        return load_with_head(AutoModelForTokenClassification, model_name, labels, task=self.name,
+                               trust_remote_code=trust_remote_code, **load_options)
 
     def encode(self, frame: pd.DataFrame, tokenizer: Any, config: Any, labels: list[str],
                extra_columns: tuple[str, ...] = ()) -> Any:

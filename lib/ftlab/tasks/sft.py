@@ -71,13 +71,14 @@ class SftTask(Task):
 
         return ensure_chat_template(tokenizer)
 
-    def load_model(self, model_name: str, labels: list[str], *, trust_remote_code: bool = False) -> nn.Module:
+    def load_model(self, model_name: str, labels: list[str], *, trust_remote_code: bool = False,
+                   **load_options: Any) -> nn.Module:
         from transformers import AutoModelForCausalLM
 
         from ftlab.models import load_pretrained
 
         model = load_pretrained(AutoModelForCausalLM, model_name, trust_remote_code=trust_remote_code,
-                                dtype=torch.float32)
+                                **{"dtype": torch.float32, **load_options})
         model.ftlab_new_parameters = set()  # no new head: every weight is pre-trained
         model.ftlab_task = self.name
         return model
