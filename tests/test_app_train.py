@@ -120,6 +120,16 @@ def test_library_validation_shows_the_cli_message(fresh_home: Path) -> None:
     assert_nothing_started(fresh_home)
 
 
+def test_qlora_without_a_gpu_says_what_it_needs(fresh_home: Path) -> None:
+    at = open_train()
+    at.selectbox(key="train.method").select("lora").run()
+    at.selectbox(key="train.load_in_bits").select(4)
+    launch(at)
+    assert len(errors(at)) == 1 and all(part in errors(at)[0] for part in ["--load-in-bits 4", "CUDA GPU",
+                                                                            "leave --load-in-bits out"]), errors(at)
+    assert_nothing_started(fresh_home)
+
+
 @pytest.mark.parametrize("name, content, expect", [
     ("reviews.jsonl", fx.JSONL_MALFORMED, ["reviews.jsonl is not valid JSON at line 2", "one complete object per line"]),
     ("photo.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", ["photo.csv is not UTF-8 text", "Re-save it as UTF-8"]),

@@ -60,11 +60,12 @@ class FormResult:
 
 def _choices() -> dict[str, list[Any]]:
     """Fields with a closed set of values; `None` first means "unset" is a choice."""
-    from ftlab.config import ADVERSARIAL, LR_SCALINGS, PRECISIONS
+    from ftlab.config import ADVERSARIAL, LOAD_IN_BITS, LR_SCALINGS, PRECISIONS
 
     return {"task": list_tasks(), "preset": list_presets(), "padding": [None, "dynamic", "max_length"],
             "adversarial": list(ADVERSARIAL), "task_sampling": ["temperature", "proportional", "uniform"],
-            "precision": [None, *PRECISIONS], "lr_scaling": [None, *LR_SCALINGS]}
+            "precision": [None, *PRECISIONS], "lr_scaling": [None, *LR_SCALINGS],
+            "load_in_bits": [None, *LOAD_IN_BITS]}
 
 
 # -- the data source (above the form) ------------------------------------------------------------------------
@@ -241,7 +242,7 @@ def _widget(f: dataclasses.Field, label: str, default: Any, *, help: str, key: s
     if choices is not None:
         shown = {None: "unset", True: "on", False: "off"}
         return st.selectbox(label, choices, index=choices.index(default), help=help, key=key,
-                            format_func=lambda c: shown.get(c, str(c)) if c is None or isinstance(c, bool) else c)
+                            format_func=lambda c: shown.get(c, str(c)) if c is None or isinstance(c, bool) else str(c))
     if base == "bool" and not optional:
         return st.checkbox(label, value=default, help=help, key=key)
     if base == "int":
