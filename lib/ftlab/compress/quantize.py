@@ -132,10 +132,12 @@ def _architecture(model_dir: Path) -> nn.Module:
 
 
 def bitsandbytes_config(bits: int, *, flag: str | None = None,
-                        instead: str = "On a CPU, use --int8 (torch's dynamic int8 quantization).") -> Any:
+                        instead: str = "On a CPU, use --int8 (torch's dynamic int8 quantization).",
+                        keep: list[str] | None = None) -> Any:
     """transformers' `BitsAndBytesConfig` for loading weights in 8-bit (LLM.int8()) or 4-bit (NF4, double
     quantization, bf16 compute where the GPU has it: QLoRA's recipe). A UserError names what is missing without a
-    CUDA GPU and the bitsandbytes package: `flag` is the user's flag, `instead` what to do on a CPU."""
+    CUDA GPU and the bitsandbytes package: `flag` is the user's flag, `instead` what to do on a CPU. `keep`: names
+    of modules left unquantized (transformers' default keeps only the output layer)."""
     flag = flag or f"--load-in-{bits}bit"
     if bits not in KBIT:
         raise UserError(f"k-bit loading takes 8 or 4 bits, not {bits!r}: use --load-in-8bit or --load-in-4bit.")
@@ -148,10 +150,10 @@ def bitsandbytes_config(bits: int, *, flag: str | None = None,
     from transformers import BitsAndBytesConfig
 
     if bits == 8:
-        return BitsAndBytesConfig(load_in_8bit=True)
+        return BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=keep)
     compute = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16  # pre-Ampere GPUs lack bf16
     return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                              bnb_4bit_compute_dtype=compute)
+                              bnb_4bit_compute_dtype=compute, llm_int8_skip_modules=keep)
 
 
 def quantized_base_options(bits: int) -> dict[str, Any]:
@@ -159,14 +161,16 @@ def quantized_base_options(bits: int) -> dict[str, Any]:
     config, and this process's GPU for every weight (under torchrun, the process's own)."""
     import os
 
-    return {"quantization_config": bitsandbytes_config(bits, flag=f"--load-in-bits {bits}",
-                                                        instead="On a CPU, leave --load-in-bits out."),
+    # The heads (and a pooler the checkpoint may lack) start random and train: they must stay in full precision.
+    quantization = bitsandbytes_config(bits, flag=f"--load-in-bits {bits}", instead="On a CPU, leave --load-in-bits "
+                                       "out.", keep=["classifier", "pooler", "score", "lm_head"])
+    return {"quantization_config": quantization,
             "device_map": {"": int(os.environ.get("LOCAL_RANK", 0))}}
 
 
 def prepare_quantized_base(model: nn.Module) -> nn.Module:
-    """peft's preparation of a k-bit model for training: the non-quantized weights (norms, the new head) in fp32
-    and gradients flowing into the frozen embeddings' outputs, so the adapters above them learn."""
+    """peft's preparation of a k-bit model for training: every weight frozen and the ones left unquantized (norms,
+    embeddings, the new head) upcast to fp32; the method then makes its own weights (and the head) trainable."""
     from peft import prepare_model_for_kbit_training
 
     return prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
