@@ -42,6 +42,8 @@ Other penalties tried on the same budget and rows (accuracy / DP difference on 1
   from predicting >50K less often for everyone: weight 3: 0.827 / 0.155 (no effect); 6: 0.773 / 0.020 (a cliff);
 - the squared gap (weight 5) plus a pull of the batch's mean P(>50K) toward the training base rate 0.24 (weight
   5), the same intent: nobody >50K (0.760 / 0.000);
+- the squared gap in log mean P(>50K), a demographic-parity ratio whose pull on the low-rate group does not fade
+  as its rate falls: weight 0.3: 0.805 / 0.086; 1: nobody >50K;
 - twice the budget (240 steps on 4,000 rows): plain 0.833 / 0.226, weight 5: 0.801 / 0.065 (a 71% cut, 3.2 points).
 For scale, group-specific thresholds on the plain run's own test scores (post-processing that reads `sex` at
 prediction time, fitted on the test rows themselves, so an optimistic bound) reach DP 0.028 at accuracy 0.811
