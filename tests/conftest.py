@@ -55,7 +55,7 @@ def adult_runs(ftlab_home: Path) -> dict[str, str]:
               "max_steps": 8, "eval_steps": 8, "save_steps": 8, "log_steps": 4}
     plain = ftlab.train(ftlab.TrainConfig(**budget, name="adult-plain"), progress=False)
     mitigated = ftlab.train(ftlab.TrainConfig(**budget, sensitive_col="sex", mitigation="dp-penalty",
-                                              penalty_weight=50.0, name="adult-dp"), progress=False)
+                                              name="adult-dp"), progress=False)
     return {"plain": plain["run_id"], "dp": mitigated["run_id"]}
 
 

@@ -19,8 +19,8 @@ from ftlab.cli import main
 from ftlab.config import TrainConfig
 from ftlab.data import get_dataset
 from ftlab.errors import UserError
-from ftlab.mitigation import (GROUP_COL, TrainingGroups, group_gap, list_mitigations, mitigation_plugins,
-                              reweigh_sampler, with_group_codes)
+from ftlab.mitigation import (GROUP_COL, TrainingGroups, demographic_parity_penalty, group_gap, list_mitigations,
+                              mitigation_plugins, reweigh_sampler, with_group_codes)
 from ftlab.models import load_tokenizer
 from ftlab.plugins import Plugins
 from ftlab.tasks import get_task
@@ -86,26 +86,64 @@ def _squared_gap(probability: np.ndarray, groups: pd.Series) -> float:
     return float(means.max() - means.min()) ** 2 if len(means) > 1 else 0.0
 
 
-@pytest.mark.parametrize("mitigation", ["dp-penalty", "eo-penalty"])
-def test_penalty_changes_the_loss_and_its_gradient(minilm, adult: pd.DataFrame, mitigation: str) -> None:
-    """The acceptance item: with a penalty the training loss on the same batch differs from the plain loss by
-    exactly the weighted gap, and so do the parameter gradients (the penalty reaches the optimiser)."""
-    rows = adult.iloc[fx.ADULT_BATCH_ROWS].reset_index(drop=True)
-    config = _config(mitigation=mitigation, penalty_weight=50.0)
-    plain, plain_grad, logits = _loss_and_grad(minilm, adult.head(1000), rows, config, penalised=False)
-    penalised, penalised_grad, _ = _loss_and_grad(minilm, adult.head(1000), rows, config, penalised=True)
+def _cost_weighted_term(probability: np.ndarray, rows: pd.DataFrame, train: pd.DataFrame, lam: float) -> float:
+    """dp-penalty's term worked out apart from the library: men (the higher >50K rate) pay lam / P(Male) for a
+    positive answer, women lam / P(Female) less; each row's cross-entropy is weighted toward its cheaper answer."""
+    share = train["sex"].value_counts(normalize=True)
+    shift = rows["sex"].map({"Male": lam / share["Male"], "Female": -lam / share["Female"]}).to_numpy()
+    positive = (rows["label"] == ">50K").to_numpy().astype(float)
+    cost_positive, cost_negative = 1 - positive + shift, positive
+    target, weight = (cost_positive < cost_negative).astype(float), np.abs(cost_positive - cost_negative)
 
-    # Worked out apart from the library: P(>50K) per row, the gap between the sexes' means.
+    def bce(p: np.ndarray, t: np.ndarray) -> np.ndarray:
+        return -(t * np.log(p) + (1 - t) * np.log(1 - p))
+
+    return float(np.mean(weight * bce(probability, target)) - np.mean(bce(probability, positive)))
+
+
+@pytest.mark.parametrize(("mitigation", "weight"), [("dp-penalty", 0.35), ("dp-penalty", 2.0), ("eo-penalty", 50.0)])
+def test_penalty_changes_the_loss_and_its_gradient(minilm, adult: pd.DataFrame, mitigation: str,
+                                                   weight: float) -> None:
+    """The acceptance item: with a penalty the training loss on the same batch differs from the plain loss by
+    exactly the penalty's term, and so do the parameter gradients (the penalty reaches the optimiser). dp-penalty
+    at 2.0 is past women's share of the rows: their negative rows are trained toward >50K."""
+    rows, train = adult.iloc[fx.ADULT_BATCH_ROWS].reset_index(drop=True), adult.head(1000)
+    assert set(rows["sex"]) == {"Female", "Male"} and set(rows["label"]) == set(ADULT_LABELS)
+    config = _config(mitigation=mitigation, penalty_weight=weight)
+    plain, plain_grad, logits = _loss_and_grad(minilm, train, rows, config, penalised=False)
+    penalised, penalised_grad, _ = _loss_and_grad(minilm, train, rows, config, penalised=True)
+
     probability = softmax(logits.astype(np.float64), axis=-1)[:, ADULT_LABELS.index(">50K")]
     if mitigation == "dp-penalty":
-        expected = _squared_gap(probability, rows["sex"])
+        expected = _cost_weighted_term(probability, rows, train, weight)
     else:
-        expected = sum(_squared_gap(probability[rows["label"] == y], rows["sex"][rows["label"] == y])
-                       for y in ADULT_LABELS)
-    assert expected > 1e-7
-    assert penalised - plain == pytest.approx(50.0 * expected, rel=1e-3, abs=1e-7)
+        expected = weight * sum(_squared_gap(probability[rows["label"] == y], rows["sex"][rows["label"] == y])
+                                for y in ADULT_LABELS)
+    assert abs(expected) > 1e-5
+    assert penalised - plain == pytest.approx(expected, rel=1e-3, abs=1e-6)
     assert not torch.allclose(plain_grad, penalised_grad)
     assert (penalised_grad - plain_grad).norm() > 1e-3 * plain_grad.norm()
+
+
+def test_dp_penalty_pushes_the_groups_apart_the_right_way(minilm, adult: pd.DataFrame) -> None:
+    """Its gradient raises P(>50K) for women and lowers it for men (the lower-rate group up, the higher down), and a
+    weight of 0 adds nothing."""
+    from ftlab.mitigation import parity_cost_shifts
+
+    rows, train = adult.iloc[fx.ADULT_BATCH_ROWS].reset_index(drop=True), adult.head(1000)
+    groups = TrainingGroups.of(_config(mitigation="dp-penalty"), train, ADULT_LABELS)
+    shifts = parity_cost_shifts(groups)
+    share = train["sex"].value_counts(normalize=True)
+    assert shifts.tolist() == pytest.approx([-1 / share["Female"], 1 / share["Male"]])  # codes: Female, Male
+    logits = torch.zeros(len(rows), 2, requires_grad=True)
+    labels = torch.tensor(rows["label"].map(ADULT_LABELS.index).to_numpy())
+    codes = torch.tensor((rows["sex"] == "Male").to_numpy()).long()
+    term = demographic_parity_penalty(logits, labels, codes, groups.positive, shifts, 0.35)
+    term.backward()
+    toward_positive = -(logits.grad[:, 1] - logits.grad[:, 0])  # a descent step's change in the >50K margin
+    assert (toward_positive[codes == 0] > 0).all() and (toward_positive[codes == 1] < 0).all()
+    assert float(demographic_parity_penalty(logits.detach(), labels, codes, groups.positive, shifts, 0.0)) == \
+        pytest.approx(0.0, abs=1e-7)
 
 
 def test_a_batch_of_one_group_adds_nothing(minilm, adult: pd.DataFrame) -> None:
@@ -209,8 +247,10 @@ def test_dp_penalty_run_logs_its_term(adult_table: Path) -> None:
     assert result["status"] == "finished"
     history = tracking.metric_history(result["mlflow_run_id"], "loss_dp_penalty")
     assert [step for step, _, _ in history] == [1, 2, 4]
-    assert all(0 <= value < 1 for _, value, _ in history) and any(value > 0 for _, value, _ in history)
-    assert tracking.client().get_run(result["mlflow_run_id"]).data.params["penalty_weight"] == "1.0"
+    # Weighted minus plain cross-entropy: either sign, never exactly 0 on a batch of both sexes.
+    assert all(abs(value) < 1 for _, value, _ in history) and any(value != 0 for _, value, _ in history)
+    assert tracking.client().get_run(result["mlflow_run_id"]).data.params["penalty_weight"] == "None"
+    assert ftlab.mitigation.penalty_weight(config) == 0.35  # dp-penalty's own default
 
 
 def test_adult_text_by_name_trains_with_a_penalty() -> None:

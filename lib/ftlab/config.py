@@ -148,11 +148,13 @@ class TrainConfig:
     balances training between its groups."""
     mitigation: str = "none"
     """Bias mitigation during training: `none`; `reweigh` (sample rows so that group and label are independent,
-    Kamiran & Calders 2012); `dp-penalty` (add each batch's demographic-parity gap to the loss) or `eo-penalty`
-    (its equalised-odds gaps). Needs --sensitive-col."""
-    penalty_weight: float = 1.0
-    """Multiplies the squared gap that `dp-penalty` / `eo-penalty` add to the loss (0 or more; larger trades
-    accuracy for smaller gaps between groups)."""
+    Kamiran & Calders 2012); `dp-penalty` (the loss pays --penalty-weight per unit of demographic-parity
+    difference, fairlearn's reductions as row costs) or `eo-penalty` (each batch's squared equalised-odds gaps).
+    Needs --sensitive-col."""
+    penalty_weight: float | None = None
+    """How hard `dp-penalty` / `eo-penalty` pull (0 or more; larger trades accuracy for smaller gaps). dp-penalty:
+    the Lagrange multiplier on the demographic-parity difference (default 0.35; past the smallest-rate group's
+    share of the data it over-corrects). eo-penalty: multiplies the squared gaps (default 1.0)."""
     adversarial: str = "none"
     """Adversarial training on the word embeddings: `none`; `fgm` (one step of size --adversarial-epsilon along
     the embedding gradient, Miyato et al. 2017); `pgd` (--adversarial-steps steps of --adversarial-alpha, kept
@@ -222,8 +224,8 @@ class TrainConfig:
                  "use --task-sampling temperature")
         _require(0 < self.sampling_temperature < float("inf"), "--sampling-temperature",
                  f"must be a number greater than 0, got {self.sampling_temperature}", "e.g. --sampling-temperature 2")
-        _require(0 <= self.penalty_weight < float("inf"), "--penalty-weight",
-                 f"must be a number of 0 or more, got {self.penalty_weight}", "e.g. --penalty-weight 1.0")
+        _require(self.penalty_weight is None or 0 <= self.penalty_weight < float("inf"), "--penalty-weight",
+                 f"must be a number of 0 or more, got {self.penalty_weight}", "e.g. --penalty-weight 0.35")
         _require(self.adversarial in ADVERSARIAL, "--adversarial", f"must be one of {', '.join(ADVERSARIAL)}, got "
                  f"{self.adversarial!r}", "e.g. --adversarial fgm")
         for flag, value in [("--adversarial-epsilon", self.adversarial_epsilon),

@@ -29,6 +29,8 @@ class MitigationSpec:
     description: str
     build: BuildFn | None
     """The plug-ins for a config and the training split's groups; None for a mitigation that changes nothing."""
+    default_weight: float | None = None
+    """--penalty-weight when the user gives none; None for a mitigation without a weight."""
 
 
 MITIGATIONS: Registry[MitigationSpec] = Registry("mitigation", "Choose one with --mitigation, e.g. "
@@ -45,6 +47,13 @@ def get_mitigation(name: str) -> MitigationSpec:
 
 def list_mitigations() -> list[MitigationSpec]:
     return MITIGATIONS.values()
+
+
+def penalty_weight(config: TrainConfig) -> float | None:
+    """The weight `config.mitigation` trains with: --penalty-weight, else the mitigation's own default."""
+    if config.penalty_weight is not None:
+        return config.penalty_weight
+    return get_mitigation(config.mitigation).default_weight
 
 
 def mitigation_plugins(config: TrainConfig, train_frame: pd.DataFrame, labels: list[str]) -> Plugins:

@@ -58,7 +58,7 @@ def fairness_comparison(run_ids: Sequence[str], by: str | Sequence[str], *, spli
         config = read_config(run_id)
         overall = report.overall
         row: dict[str, Any] = {"run_id": run_id, "mitigation": getattr(config, "mitigation", "none"),
-                               "penalty_weight": getattr(config, "penalty_weight", None),
+                               "penalty_weight": _weight(config),
                                "rows": int(report.by_group["count"].sum())}
         row.update(_interval(overall, "accuracy"))
         for name in FAIRNESS:
@@ -66,6 +66,13 @@ def fairness_comparison(run_ids: Sequence[str], by: str | Sequence[str], *, spli
                         f"{name}_high": report.fairness.at[name, "high"]})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _weight(config: Any) -> float | None:
+    """The penalty weight the run trained with (its mitigation's default where none was given)."""
+    from ftlab.mitigation.registry import penalty_weight
+
+    return penalty_weight(config) if getattr(config, "mitigation", "none") != "none" else None
 
 
 def _interval(overall: pd.DataFrame, metric: str) -> dict[str, float]:
