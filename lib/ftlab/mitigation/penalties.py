@@ -64,11 +64,11 @@ def group_gap(values: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
 def parity_cost_shifts(groups: TrainingGroups) -> torch.Tensor:
     """s_g / λ per group code: +1/P(hi) for the group with the highest positive-label rate, −1/P(lo) for the
     lowest, 0 for any other (see the module docstring)."""
-    codes, labels = groups.groups, groups.labels
-    share = np.bincount(codes, minlength=len(groups.names)) / len(codes)
-    positives = np.bincount(codes, weights=(labels == groups.positive).astype(float), minlength=len(groups.names))
-    rate = positives / np.maximum(np.bincount(codes, minlength=len(groups.names)), 1)
-    shifts = np.zeros(len(groups.names))
+    codes, size = groups.groups, len(groups.names)
+    rows = np.bincount(codes, minlength=size)
+    positives = np.bincount(codes, weights=(groups.labels == groups.positive).astype(float), minlength=size)
+    share, rate = rows / len(codes), positives / np.maximum(rows, 1)
+    shifts = np.zeros(size)
     hi, lo = int(np.argmax(rate)), int(np.argmin(rate))
     if hi != lo:
         shifts[hi], shifts[lo] = 1 / share[hi], -1 / share[lo]

@@ -135,7 +135,6 @@ def _write_whole(model: nn.Module, tokenizer: Any, folder: Path, *, int8: bool) 
     # Held until saved: an int8 embedding's state_dict tensor borrows its row scales from the module's packed
     # weight, so saving the state of a model already freed wrote scales from released memory (garbage, now and then).
     torch.save(quantized.state_dict(), folder / INT8_FILE)
-    del quantized
 
 
 def _write_base_and_adapter(model: nn.Module, tokenizer: Any, config: Any, labels: list[str], task: Any,
