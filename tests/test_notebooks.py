@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -123,18 +124,23 @@ importing and writing runs, which overlaps with the other's training (722 s -> 5
 @dataclass
 class Executed:
     notebook: Any
-    home: Path
+    runs: list[str]
+    """The runs the notebook created in its FTLAB_HOME."""
 
 
 def execute(path: Path, env: dict[str, str], home: Path) -> Executed:
-    """Runs the notebook top to bottom in a fresh kernel whose environment is `env`."""
+    """Runs the notebook top to bottom in a fresh kernel whose environment is `env`, then deletes its home."""
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, kernel_name="python3", timeout=600,
                             resources={"metadata": {"path": str(NOTEBOOKS_DIR)}})
     client.execute(env=env)  # raises CellExecutionError, naming the cell, on the first error
-    return Executed(nb, home)
+    runs = sorted(p.name for p in (home / "runs").iterdir()) if (home / "runs").is_dir() else []
+    # The 17 homes hold ~10 GB of checkpoints together, more than CI's disk can spare; a failing
+    # notebook raised above and keeps its home for inspection.
+    shutil.rmtree(home, ignore_errors=True)
+    return Executed(nb, runs)
 
 
 @pytest.fixture(scope="module")
@@ -196,4 +202,4 @@ def test_notebook_runs(path: Path, executions: dict[str, Future]) -> None:
     assert not missing, f"{path.name}: {missing} not in the outputs"
     assert "Traceback" not in text
     # The notebook trained in its own home, not in the checkout's data/.
-    assert any((executed.home / "runs").iterdir()), "the notebook did not create a run in FTLAB_HOME"
+    assert executed.runs, "the notebook did not create a run in FTLAB_HOME"
