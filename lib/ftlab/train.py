@@ -31,7 +31,7 @@ from ftlab.ddp import ddp_plugins, share_shuffle
 from ftlab.errors import UserError
 from ftlab.evaluate import read_split, save_predictions, score_frame
 from ftlab.methods import check_quantized_base, check_supports, count_parameters, get_method
-from ftlab.mitigation import check_sensitive_col, mitigation_plugins, with_group_codes
+from ftlab.mitigation import check_sensitive_col, mitigation_plugins, penalty_weight, with_group_codes
 from ftlab.model_files import save_final_model
 from ftlab.models import check_model, load_tokenizer
 from ftlab.plugins import Plugins
@@ -131,6 +131,7 @@ def prepare(config: TrainConfig) -> runs.RunState:
         tags={"task": config.task, "method": config.method, "model": config.model, "dataset": resolved.dataset_name,
               "main_metric": resolved.task.main_metric, "preset": config.preset},
         params={**_flat_params(config), "learning_rate_used": resolved.learning_rate,
+                **_penalty_param(config),
                 **{f"split_size.{k}": len(v) for k, v in splits.items()}},
     )
     tracking.set_status(state.mlflow_run_id, "queued")
@@ -339,6 +340,12 @@ def _stop_on_signals(flag: threading.Event) -> Iterator[list[int]]:
 
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def _penalty_param(config: TrainConfig) -> dict[str, float]:
+    """The weight the loss penalty trains with (--penalty-weight, else the mitigation's default); none without one."""
+    weight = penalty_weight(config) if config.mitigation != "none" else None
+    return {} if weight is None else {"penalty_weight_used": weight}
 
 
 def _flat_params(config: TrainConfig) -> dict[str, Any]:
