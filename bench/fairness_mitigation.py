@@ -38,6 +38,11 @@ rows (two seeds). Two more controllers for λ, same budget and test rows:
   seeds 42 / 3 / 1: 0.781 / 0.029, 0.797 / 0.022, 0.820 / 0.032. Parity on every seed (an 84-89% cut), but for 3 to
   5 points, λ ending at 0.33-0.45, past the flip. Aiming at a gap of 0.035 instead of 0 let λ drift down while the
   model still predicted nobody >50K (the first 200-300 steps), and left 0.137 and 0.097 (seeds 42 and 3).
+- the Lagrangian's thresholds as logit adjustment (Menon et al. 2021: cross-entropy of f(x) + τ_g, τ_g the log-odds
+  of group g's threshold (1 + s_g)/2 floored at 0.01, so no row is down-weighted; plain seed 42 on these rows is
+  0.840 / 0.193): λ 0.3 seeds 42 / 3: 0.829 / 0.120, 0.826 / 0.117; λ 0.4 seeds 42 / 3 / 1 / 2: 0.817 / 0.007
+  (96% for 2.3 points), 0.816 / 0.060 (70%, 1.3), 0.824 / 0.088 (60%, 2.7: women's rate fell to 0.033), 0.823 /
+  0.060 (66%, 0.8).
 So at this budget the proxies carry parity for about 3 points on every seed; the fixed λ 0.35 met the target on
 one seed of four (seed 2: 96% for 0.8 points).
 
