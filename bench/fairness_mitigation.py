@@ -43,6 +43,8 @@ rows (two seeds). Two more controllers for λ, same budget and test rows:
   0.840 / 0.193): λ 0.3 seeds 42 / 3: 0.829 / 0.120, 0.826 / 0.117; λ 0.4 seeds 42 / 3 / 1 / 2: 0.817 / 0.007
   (96% for 2.3 points), 0.816 / 0.060 (70%, 1.3), 0.824 / 0.088 (60%, 2.7: women's rate fell to 0.033), 0.823 /
   0.060 (66%, 0.8).
+- twice the steps (1,000) at λ 0.35 over-corrects: seed 42 0.807 / 0.050 (women 0.187, men 0.138; plain 0.844 /
+  0.217), seed 3 0.787 / 0.092 the other way (women 0.216, men 0.124).
 So at this budget the proxies carry parity for about 3 points on every seed; the fixed λ 0.35 met the target on
 one seed of four (seed 2: 96% for 0.8 points).
 
