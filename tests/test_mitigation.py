@@ -254,6 +254,14 @@ def test_dp_penalty_run_logs_its_term(adult_table: Path) -> None:
     assert params["penalty_weight_used"] == "0.35"
 
 
+def test_penalty_weight_is_the_given_one_the_default_or_none() -> None:
+    assert ftlab.mitigation.penalty_weight(_config(mitigation="eo-penalty", penalty_weight=0.25)) == 0.25
+    assert ftlab.mitigation.penalty_weight(_config(mitigation="eo-penalty")) == 1.0
+    # reweigh has no loss term: a stray --penalty-weight does not make its runs look weighted in Compare.
+    assert ftlab.mitigation.penalty_weight(_config(mitigation="reweigh", penalty_weight=2.0)) is None
+    assert ftlab.mitigation.penalty_weight(_config(mitigation="none")) is None
+
+
 def test_adult_text_by_name_trains_with_a_penalty() -> None:
     """adult_text's labels (<=50K, >50K) end up in per-class metric names, which MLflow accepts only spelled out."""
     result = ftlab.train(_config(mitigation="eo-penalty", method="lora", train_size=64, eval_size=8, test_size=16,

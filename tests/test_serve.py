@@ -222,11 +222,12 @@ def test_int8_serve_and_export(lora_run: str, tmp_path: Path) -> None:
     exported_state = torch.load(out / INT8_FILE, weights_only=True)
     served_state = client.app.state.served.model.state_dict()
     assert exported_state.keys() == served_state.keys()
+    def as_float(tensor: torch.Tensor) -> torch.Tensor:
+        return tensor.dequantize() if tensor.is_quantized else tensor
+
     for name, tensor in exported_state.items():
         if isinstance(tensor, torch.Tensor):
-            assert torch.equal(tensor.dequantize() if tensor.is_quantized else tensor,
-                               served_state[name].dequantize() if served_state[name].is_quantized
-                               else served_state[name]), name
+            assert torch.equal(as_float(tensor), as_float(served_state[name])), name
 
     # Exported and served predict alike. (Before the export held its int8 copy until saved, the embedding's row
     # scales came from freed memory: the state check above failed, and predictions drifted by up to 8e-3.)

@@ -343,8 +343,7 @@ def _peak_rss_mb() -> float:
 
 
 def _penalty_param(config: TrainConfig) -> dict[str, float]:
-    """The weight the loss penalty trains with (--penalty-weight, else the mitigation's default); none without one."""
-    weight = penalty_weight(config) if config.mitigation != "none" else None
+    weight = penalty_weight(config)
     return {} if weight is None else {"penalty_weight_used": weight}
 
 

@@ -50,10 +50,12 @@ def list_mitigations() -> list[MitigationSpec]:
 
 
 def penalty_weight(config: TrainConfig) -> float | None:
-    """The weight `config.mitigation` trains with: --penalty-weight, else the mitigation's own default."""
-    if config.penalty_weight is not None:
-        return config.penalty_weight
-    return get_mitigation(config.mitigation).default_weight
+    """The weight `config.mitigation` trains with: --penalty-weight, else the mitigation's own default; None for a
+    mitigation without a weight (none, reweigh), whatever --penalty-weight says."""
+    default = get_mitigation(config.mitigation).default_weight
+    if default is None:
+        return None
+    return default if config.penalty_weight is None else config.penalty_weight
 
 
 def mitigation_plugins(config: TrainConfig, train_frame: pd.DataFrame, labels: list[str]) -> Plugins:

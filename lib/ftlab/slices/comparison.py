@@ -46,6 +46,7 @@ def fairness_comparison(run_ids: Sequence[str], by: str | Sequence[str], *, spli
     demographic_parity_difference and equalized_odds_difference the value and its _low/_high. Runs need their
     predictions on `split` (computed once and cached in the run folder, as `ftlab evaluate` does).
     """
+    from ftlab.mitigation.registry import penalty_weight
     from ftlab.runs import read_config
 
     run_ids = [run_ids] if isinstance(run_ids, str) else list(dict.fromkeys(run_ids))
@@ -57,8 +58,8 @@ def fairness_comparison(run_ids: Sequence[str], by: str | Sequence[str], *, spli
                               random_state=random_state)
         config = read_config(run_id)
         overall = report.overall
-        row: dict[str, Any] = {"run_id": run_id, "mitigation": getattr(config, "mitigation", "none"),
-                               "penalty_weight": _weight(config),
+        row: dict[str, Any] = {"run_id": run_id, "mitigation": config.mitigation,
+                               "penalty_weight": penalty_weight(config),
                                "rows": int(report.by_group["count"].sum())}
         row.update(_interval(overall, "accuracy"))
         for name in FAIRNESS:
@@ -66,13 +67,6 @@ def fairness_comparison(run_ids: Sequence[str], by: str | Sequence[str], *, spli
                         f"{name}_high": report.fairness.at[name, "high"]})
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def _weight(config: Any) -> float | None:
-    """The penalty weight the run trained with (its mitigation's default where none was given)."""
-    from ftlab.mitigation.registry import penalty_weight
-
-    return penalty_weight(config) if getattr(config, "mitigation", "none") != "none" else None
 
 
 def _interval(overall: pd.DataFrame, metric: str) -> dict[str, float]:
