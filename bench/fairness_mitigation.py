@@ -1,16 +1,25 @@
 """Bias mitigation on adult_text: a plain fine-tune against `--mitigation reweigh` and `--mitigation dp-penalty` on
 the same budget, beside the classic tabular anchor (fairlearn's ExponentiatedGradient with DemographicParity around
-a logistic regression on the raw Adult rows), all scored on the same 4,886 test rows by `sex`.
+a logistic regression on the raw Adult rows), all scored on the same test rows by `sex`, on four seeds.
 
-    python bench/fairness_mitigation.py            # about 15 min on 2 idle CPU cores
-    python bench/fairness_mitigation.py --quick    # a smoke run on a tiny budget (numbers mean little)
+    python bench/fairness_mitigation.py                 # about 50 min on 2 idle CPU cores (four seeds)
+    python bench/fairness_mitigation.py --seeds 42      # one seed, about 13 min
+    python bench/fairness_mitigation.py --quick         # a smoke run on a tiny budget (numbers mean little)
 
-The three transformer runs share everything but the mitigation: model minilm, method lora (full fine-tuning was
-slower per step and no better in 120-step runs), seed, 4,000 training rows, 500 steps (2 epochs), batch size 16,
+Why four seeds (42, the default, and 1, 2, 3, the seeds the exploratory runs below used). A seed fixes the split
+and the initialisation. From one seed to another at this budget, the plain run moved by 2 points of accuracy and
+0.04 of DP difference, and dp-penalty at the same weight cut the DP difference by 56% on one seed and 98% on
+another: a single seed's "cut" measures the seed as much as the mitigation. The target is judged on the mean over
+seeds of each seed's own cut and cost (each seed's dp-penalty run against its own plain run), and the report says
+which seeds met it on their own.
+
+A seed's three transformer runs share everything but the mitigation: model minilm, method lora (full fine-tuning
+was slower per step and no better in 120-step runs), seed, 4,000 training rows, 500 steps (2 epochs), batch size 16,
 learning rate 1e-3. Why this budget and not the earlier 2,000 rows and 120 steps: there the plain run itself
 moved from 0.797 to 0.835 accuracy and from 0.078 to 0.157 DP difference between seeds, so a "cut" measured one
 noise against another; and at lora's own 2e-3 a plain 500-step run predicted nobody >50K on one seed of three.
-Plain runs at this budget, seeds 1/2/3: 0.851/0.831/0.829 accuracy, DP difference 0.222/0.179/0.203. Each is scored on the whole test split and reported with `ftlab.slices.slice_report(table,
+Plain runs at this budget, seeds 1/2/3: 0.851/0.831/0.829 accuracy, DP difference 0.222/0.179/0.203 (1,500 test
+rows). Each run here is scored on its seed's whole test split and reported with `ftlab.slices.slice_report(table,
 by=["sex"])`: accuracy, fairlearn's demographic-parity and equalised-odds differences, with 95% bootstrap intervals
 (1,000 resamples). The positive label is ">50K".
 
@@ -45,8 +54,19 @@ rows (two seeds). Two more controllers for λ, same budget and test rows:
   0.060 (66%, 0.8).
 - twice the steps (1,000) at λ 0.35 over-corrects: seed 42 0.807 / 0.050 (women 0.187, men 0.138; plain 0.844 /
   0.217), seed 3 0.787 / 0.092 the other way (women 0.216, men 0.124).
-So at this budget the proxies carry parity for about 3 points on every seed; the fixed λ 0.35 met the target on
-one seed of four (seed 2: 96% for 0.8 points).
+- a larger batch (32, 250 steps: the same rows seen twice; plain and λ 0.35 each): seed 42 0.841 / 0.217 -> 0.813
+  / 0.081 (63% for 2.8 points), seed 3 0.814 / 0.196 -> 0.797 / 0.022 (89%, 1.7), seed 1 0.845 / 0.227 -> 0.813 /
+  0.024 (89%, 3.2). Not better than batch 16.
+- λ moved at each evaluation (every 50 steps, 2,000 validation rows), off for the first 100 steps and held while
+  the model selects under 5% of the rows, aiming at a gap of 0.03, with the Lagrangian's thresholds applied as logit
+  adjustment (above): seed 42 0.827 / 0.081 (58% for 1.3 points), λ rising to 0.51 while the validation gap stayed
+  near 0.1. The same with offsets of d/P(g) nats instead (d from 1.0): 0.810 / 0.044, but by selecting almost
+  nobody (women 0.043, men 0.087). The validation rates swung between evaluations (men's 0.25 -> 0.10 -> 0.17
+  over steps 350-450), so whatever sets λ, the last iterate lands somewhere on that swing.
+So at this budget the proxies carry parity for about 3 points on some seeds and under 1 on others; the fixed λ
+0.35 met the target on one seed of four (seed 2: 96% for 0.8 points) and, on those four seeds' mean, cut 78% for
+1.6 points (1,500 test rows for seeds 1-3, the whole test split for 42): hence the four-seed report. Its first
+run (each seed on its whole test split) measured a 79% mean cut for 2.2 points: the cost, not the cut, missed.
 
 What came before, and why it was replaced. dp-penalty used to add `weight * gap**2`, gap being a batch's difference
 in mean P(>50K) between men and women. On the earlier budget (2,000 rows, 120 steps, lora at 2e-3, seed 42; 1,500
@@ -96,6 +116,8 @@ from common import load_report, machine, use_bench_home, write_section
 
 METHOD = "lora"
 DEFAULT_PENALTY = 0.35
+SEEDS = (42, 1, 2, 3)
+"""The default seed and the three the exploratory runs used; fixed before this bench first ran on several seeds."""
 LEARNING_RATE = 1e-3
 """lora's own 2e-3 left a plain 500-step run predicting nobody >50K on one of three seeds (see the docstring)."""
 PENALTY_NOTES = ("exploratory runs on this budget, seed 2, 1,500 test rows, accuracy / DP difference: plain 0.831 / "
@@ -276,67 +298,149 @@ def eo_paragraph(plain: Result, penalty: Result, reweigh: Result, lr: Result, eg
             f"that needs equal error rates should use `--mitigation eo-penalty` (or fairlearn's EqualizedOdds).")
 
 
+@dataclass(frozen=True)
+class SeedRuns:
+    """Everything one seed measured: its own split, its three transformer runs and the tabular anchor's rows."""
+    seed: int
+    plain: Result
+    reweigh: Result
+    penalty: Result
+    tabular: list[Result]
+    """Logistic regression and ExponentiatedGradient on the same training rows, then on the whole training split."""
+    test: pd.DataFrame
+
+    @property
+    def results(self) -> list[Result]:
+        return [self.plain, self.reweigh, self.penalty, *self.tabular]
+
+    def cut(self) -> float:
+        """Share of the plain run's DP difference that dp-penalty removed (nan when the plain run had none)."""
+        dp_plain = self.plain.value("demographic_parity_difference")[0]
+        dp_penalty = self.penalty.value("demographic_parity_difference")[0]
+        return 1 - dp_penalty / dp_plain if dp_plain else math.nan
+
+    def cost(self) -> float:
+        """Accuracy points (as a fraction) that dp-penalty lost against the plain run."""
+        return self.plain.value("accuracy")[0] - self.penalty.value("accuracy")[0]
+
+    def met(self) -> bool:
+        return self.cut() >= TARGET_DP_CUT and self.cost() <= TARGET_ACC_COST
+
+
+def one_seed(seed: int, args: argparse.Namespace, loads: list[float]) -> SeedRuns:
+    from ftlab.evaluate import predictions, read_split
+
+    args = argparse.Namespace(**{**vars(args), "seed": seed})
+    runs = []
+    for tag, mitigation in (("plain", "none"), ("reweigh", "reweigh"), ("dp-penalty", "dp-penalty")):
+        runs.append(transformer_run(tag, mitigation, args))
+        loads.append(os.getloadavg()[0])
+    plain = runs[0]
+    train_split, test = read_split(plain.run_id, "train"), predictions(plain.run_id, "test")[0]
+    raw = raw_adult()
+    check_alignment(raw, test)
+    tabular = tabular_results(raw, train_split["example_id"].to_numpy(), test, "same training rows")
+    tabular += tabular_results(raw, whole_training_split(seed), test, "whole training split")
+    return SeedRuns(seed, *runs, tabular, test)
+
+
+def spread(values: list[float]) -> str:
+    """Mean over seeds, with the smallest and largest seed's value: "0.829 (0.815-0.851)"."""
+    if len(values) == 1:
+        return f"{values[0]:.3f}"
+    return f"{np.mean(values):.3f} ({min(values):.3f}-{max(values):.3f})"
+
+
+def mean_table(seeds: list[SeedRuns]) -> str:
+    rows = []
+    for position, first in enumerate(seeds[0].results):
+        same = [s.results[position] for s in seeds]
+        cells = [spread([r.value(metric)[0] for r in same])
+                 for metric in ("accuracy", "demographic_parity_difference", "equalized_odds_difference")]
+        rows.append(f"| {first.name} | {first.train_rows:,} | {' | '.join(cells)} | "
+                    f"{np.mean([r.wall for r in same]):.1f} |")
+    return "\n".join(rows)
+
+
+def seed_table(seeds: list[SeedRuns]) -> str:
+    return "\n".join(f"| {s.seed} | {r.name} | {cell(r, 'accuracy')} | {cell(r, 'demographic_parity_difference')} | "
+                     f"{cell(r, 'equalized_odds_difference')} |" for s in seeds for r in s.results[:5])
+
+
+def cut_text(cut: float) -> str:
+    return "no gap to cut (the plain run had none)" if math.isnan(cut) else f"a {cut:.0%} cut"
+
+
+def verdict(seeds: list[SeedRuns]) -> str:
+    """The target on the seeds' mean, then seed by seed."""
+    cuts, costs = [s.cut() for s in seeds], [s.cost() for s in seeds]
+    mean_cut = float(np.nanmean(cuts)) if not all(map(math.isnan, cuts)) else math.nan
+    mean_cost = float(np.mean(costs))
+    met = mean_cut >= TARGET_DP_CUT and mean_cost <= TARGET_ACC_COST
+    per_seed = "; ".join(
+        f"seed {s.seed}: {s.plain.value('demographic_parity_difference')[0]:.3f} -> "
+        f"{s.penalty.value('demographic_parity_difference')[0]:.3f}, {cut_text(s.cut())} for {s.cost() * 100:+.1f} "
+        f"points ({'met' if s.met() else 'not met'})" for s in seeds)
+    hits = sum(s.met() for s in seeds)
+    return (f"- dp-penalty vs plain, mean over the {len(seeds)} seeds: **{cut_text(mean_cut)}** of the DP difference "
+            f"(target >= 75%), accuracy cost **{mean_cost * 100:+.1f} points** (target <= 2): "
+            f"**{'met' if met else 'NOT met'}** on the mean; met by {hits} of {len(seeds)} seeds on their own.\n"
+            f"- Seed by seed (each seed its own split and initialisation, so its own plain run): {per_seed}.")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--train-size", type=int, default=4000, help="training rows of every run (same rows)")
     parser.add_argument("--max-steps", type=int, default=500, help="optimizer steps of every transformer run")
     parser.add_argument("--learning-rate", type=float, default=LEARNING_RATE, help="of every transformer run")
     parser.add_argument("--penalty-weight", type=float, default=DEFAULT_PENALTY, help="of --mitigation dp-penalty")
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--seeds", type=int, nargs="+", help=f"each its own split and initialisation, with plain, "
+                        f"reweigh and dp-penalty runs (default: {' '.join(map(str, SEEDS))}; --quick: {SEEDS[0]})")
     parser.add_argument("--quick", action="store_true", help="smoke run: 256 rows, 8 steps, 500 test rows")
     args = parser.parse_args()
     args.test_size = None
     if args.quick:
         args.train_size, args.max_steps, args.test_size = 256, 8, 500
+    args.seeds = args.seeds or ([SEEDS[0]] if args.quick else list(SEEDS))
     use_bench_home()
-    from ftlab.evaluate import predictions, read_split
 
     started, loads = time.time(), [os.getloadavg()[0]]
-    plain = transformer_run("plain", "none", args)
-    loads.append(os.getloadavg()[0])
-    reweigh = transformer_run("reweigh", "reweigh", args)
-    loads.append(os.getloadavg()[0])
-    penalty = transformer_run("dp-penalty", "dp-penalty", args)
-    loads.append(os.getloadavg()[0])
-    train_split, test = read_split(plain.run_id, "train"), predictions(plain.run_id, "test")[0]
-    raw = raw_adult()
-    check_alignment(raw, test)
-    tabular = tabular_results(raw, train_split["example_id"].to_numpy(), test, "same training rows")
-    tabular += tabular_results(raw, whole_training_split(args.seed), test, "whole training split")
-    results = [plain, reweigh, penalty, *tabular]
-    loads.append(os.getloadavg()[0])
-
-    dp_plain, dp_penalty = plain.value("demographic_parity_difference")[0], penalty.value(
-        "demographic_parity_difference")[0]
-    cut = 1 - dp_penalty / dp_plain if dp_plain else math.nan  # a plain run with no gap leaves nothing to cut
-    cost = plain.value("accuracy")[0] - penalty.value("accuracy")[0]
-    met = cut >= TARGET_DP_CUT and cost <= TARGET_ACC_COST
-    majority = float((test["gold"] != POSITIVE).mean())
-    cut_text = "no gap to cut in the plain run" if math.isnan(cut) else f"a **{cut:.0%} cut**"
+    seeds = [one_seed(seed, args, loads) for seed in args.seeds]
+    first = seeds[0]
+    majority = float((first.test["gold"] != POSITIVE).mean())
     quick = " (**--quick**: a smoke run, the numbers mean little)" if args.quick else ""
-    rows = "\n".join(f"| {r.name} | {r.train_rows:,} | {cell(r, 'accuracy')} | "
-                     f"{cell(r, 'demographic_parity_difference')} | {cell(r, 'equalized_odds_difference')} | "
-                     f"{r.wall:.1f} |" for r in results)
+    seed_list = ", ".join(str(s) for s in args.seeds)
     body = f"""## Fairness mitigation on adult_text (bench/fairness_mitigation.py)
 
 Machine: {machine()}; {load_report(loads)}. One run, {time.time() - started:.0f} s
-in all{quick}. Transformer rows: minilm, {METHOD},
-{args.train_size:,} training rows, {args.max_steps} steps, seed {args.seed}, the same rows for all three;
-dp-penalty weight {args.penalty_weight:g}. All rows scored on the same {len(test):,} test rows (majority baseline
-accuracy {majority:.3f}), by `sex`, positive label ">50K", 95% bootstrap intervals ({N_BOOT} resamples). Tabular rows:
-the raw Adult columns the text carries (no sex, race or fnlwgt), one-hot categoricals, standardised numerics.
+in all{quick}. Transformer rows: minilm, {METHOD}, {args.train_size:,} training rows, {args.max_steps} steps, learning
+rate {args.learning_rate:g}, dp-penalty weight {args.penalty_weight:g}; seeds {seed_list}. A seed fixes the split (training
+and test rows) and the initialisation; within a seed all runs share the training rows and are scored on the same
+test rows ({len(first.test):,} for seed {first.seed}, majority baseline accuracy {majority:.3f}), by `sex`, positive
+label ">50K". Tabular rows: the raw Adult columns the text carries (no sex, race or fnlwgt), one-hot categoricals,
+standardised numerics. Why several seeds: one seed's plain run moved by 2 points of accuracy and 0.04 of DP
+difference from another's, and dp-penalty's cut from 56% to 98% (see the bench's docstring), so one seed measures
+the seed as much as the mitigation.
 
-| run | training rows | accuracy [95% CI] | DP difference [95% CI] | EO difference [95% CI] | wall s |
+Mean over the seeds (smallest-largest seed in brackets):
+
+| run | training rows | accuracy | DP difference | EO difference | wall s |
 |---|---|---|---|---|---|
-{rows}
+{mean_table(seeds)}
 
-- dp-penalty vs plain: DP difference {dp_plain:.3f} -> {dp_penalty:.3f}, {cut_text} (target >= 75%),
-  accuracy cost **{cost * 100:+.1f} points** (target <= 2): **{'met' if met else 'NOT met'}**.
+{verdict(seeds)}
 - The penalty weight {args.penalty_weight:g} was chosen from {PENALTY_NOTES}.
 - The issue's own measurement of the tabular anchor: accuracy 0.847 -> 0.828, DP difference 0.174 -> 0.015,
   EO difference 0.075 -> 0.262.
 
-{eo_paragraph(plain, penalty, reweigh, *tabular[:2], test)}
+Each seed, with 95% bootstrap intervals ({N_BOOT} resamples of that seed's test rows):
+
+| seed | run | accuracy [95% CI] | DP difference [95% CI] | EO difference [95% CI] |
+|---|---|---|---|---|
+{seed_table(seeds)}
+
+{eo_paragraph(first.plain, first.penalty, first.reweigh, *first.tabular[:2], first.test).replace(
+    "**Equalised odds.**", f"**Equalised odds** (seed {first.seed}'s runs).")}
 """
     write_section("fairness_mitigation", body)
     print(body)
