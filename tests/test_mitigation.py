@@ -19,6 +19,7 @@ from ftlab.cli import main
 from ftlab.config import TrainConfig
 from ftlab.data import get_dataset
 from ftlab.errors import UserError
+from ftlab.mitigation.validation import group_disparities
 from ftlab.mitigation import (GROUP_COL, TrainingGroups, demographic_parity_penalty, group_gap, list_mitigations,
                               mitigation_plugins, reweigh_sampler, with_group_codes)
 from ftlab.models import load_tokenizer
@@ -254,6 +255,43 @@ def test_dp_penalty_run_logs_its_term(adult_table: Path) -> None:
     assert params["penalty_weight_used"] == "0.35"
 
 
+def test_dp_penalty_run_ends_on_its_best_validation_checkpoint(adult_table: Path) -> None:
+    """Every evaluation logs the validation rows' DP and EO differences and dp-penalty's score, (1 - accuracy) +
+    λ · DP difference; the saved model is the checkpoint with the lowest score, and it reproduces that step's
+    validation figures."""
+    config = TrainConfig(data=str(adult_table), sensitive_col="sex", mitigation="dp-penalty", method="lora",
+                         train_size=256, eval_size=96, max_steps=12, batch_size=8, eval_steps=3, save_steps=3,
+                         save_total_limit=1, log_steps=3, learning_rate=5e-3, name="mitigation-dp-select")
+    result = ftlab.train(config, progress=False)
+    assert result["status"] == "finished"
+    logged = tracking.metric_histories(result["mlflow_run_id"],
+                                       ["eval_accuracy", "eval_dp_difference", "eval_eo_difference",
+                                        "eval_dp_objective", "model_step"])
+    accuracy, gap, score = ({step: value for step, value, _ in logged[key]}
+                            for key in ("eval_accuracy", "eval_dp_difference", "eval_dp_objective"))
+    assert sorted(score) == [3, 6, 9, 12] and sorted(gap) == [3, 6, 9, 12]
+    for step in score:
+        assert score[step] == pytest.approx(1 - accuracy[step] + 0.35 * gap[step], abs=1e-6)
+    chosen = min(score, key=lambda step: (score[step], step))  # the first of equal scores: a later one must beat it
+    assert [value for _, value, _ in logged["model_step"]] == [chosen]
+
+    table, _ = ftlab.predictions(result["run_id"], "validation")
+    predicted, gold = table["predicted"] == ">50K", table["gold"] == ">50K"
+    one_row = 1 / len(table)  # scored in other batches than the Trainer's: a row at exactly 0.5 may flip
+    assert table["correct"].mean() == pytest.approx(accuracy[chosen], abs=one_row + 1e-9)
+    assert demographic_parity_difference(gold, predicted, sensitive_features=table["sex"]) == pytest.approx(
+        gap[chosen], abs=2 * one_row * len(table) / table["sex"].value_counts().min())
+
+
+def test_validation_disparities_leave_out_unknown_groups_and_need_two() -> None:
+    gold, predicted = np.array([1, 0, 1, 0, 1, 1]), np.array([1, 0, 0, 0, 1, 1])
+    groups = np.array([0, 0, 1, 1, -1, -1])
+    figures = group_disparities(gold, predicted, groups, positive=1)
+    assert figures["dp_difference"] == pytest.approx(0.5)  # group 0 selects 1 of 2, group 1 none; -1 left out
+    assert figures["eo_difference"] == pytest.approx(1.0)  # true positives: 1 of 1 against 0 of 1
+    assert np.isnan(group_disparities(gold, predicted, np.array([0, 0, 0, -1, -1, -1]), 1)["dp_difference"])
+
+
 def test_penalty_weight_is_the_given_one_the_default_or_none() -> None:
     assert ftlab.mitigation.penalty_weight(_config(mitigation="eo-penalty", penalty_weight=0.25)) == 0.25
     assert ftlab.mitigation.penalty_weight(_config(mitigation="eo-penalty")) == 1.0
@@ -291,6 +329,8 @@ def test_yaml_round_trip_keeps_the_mitigation() -> None:
     ({"mitigation": "dp-penalty", "sensitive_col": "sex", "penalty_weight": -0.5}, ["--penalty-weight", "-0.5"]),
     ({"penalty_weight": "heavy"}, ["--penalty-weight", "a number"]),
     ({"mitigation": "eo-penalty", "sensitive_col": "sex", "task": "ner"}, ["--mitigation", "classification"]),
+    ({"mitigation": "dp-penalty", "sensitive_col": "sex", "save_steps": 30, "eval_steps": 20},
+     ["--save-steps (30) must be a multiple of --eval-steps (20)", "checkpoint at each evaluation"]),
 ])
 def test_bad_config_names_the_flag(values: dict, expect: list[str]) -> None:
     with pytest.raises(UserError) as raised:

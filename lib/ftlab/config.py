@@ -145,12 +145,14 @@ class TrainConfig:
     """For --task-sampling temperature: 1 is proportional, larger flattens towards uniform (greater than 0)."""
     sensitive_col: str | None = None
     """Metadata column of the dataset holding each example's group, e.g. `sex` on adult_text; --mitigation
-    balances training between its groups."""
+    balances training between its groups, and each evaluation logs the validation rows' demographic-parity and
+    equalised-odds differences between them (`eval_dp_difference`, `eval_eo_difference`)."""
     mitigation: str = "none"
     """Bias mitigation during training: `none`; `reweigh` (sample rows so that group and label are independent,
     Kamiran & Calders 2012); `dp-penalty` (the loss pays --penalty-weight per unit of demographic-parity
-    difference, fairlearn's reductions as row costs) or `eo-penalty` (each batch's squared equalised-odds gaps).
-    Needs --sensitive-col."""
+    difference, fairlearn's reductions as row costs, and the run ends on the evaluated checkpoint with the lowest
+    (1 - accuracy) + λ · DP difference on the validation rows) or `eo-penalty` (each batch's squared
+    equalised-odds gaps). Needs --sensitive-col."""
     penalty_weight: float | None = None
     """How hard `dp-penalty` / `eo-penalty` pull (0 or more; larger trades accuracy for smaller gaps). dp-penalty:
     the Lagrange multiplier on the demographic-parity difference (default 0.35; past the smallest-rate group's
@@ -297,6 +299,12 @@ def _check_mitigation(config: TrainConfig) -> None:
                         "the groups: e.g. --sensitive-col sex on adult_text. Or use --mitigation none.")
     _require(config.task == "classification", "--mitigation",
              f"works for the classification task only, not '{config.task}'", "use --mitigation none")
+    if get_mitigation(config.mitigation).selection is not None and config.save_steps % config.eval_steps:
+        raise UserError(
+            f"--mitigation {config.mitigation} ends on the evaluated checkpoint with the best validation score, so it "
+            f"needs a checkpoint at each evaluation: --save-steps ({config.save_steps}) must be a multiple of "
+            f"--eval-steps ({config.eval_steps}). Set both to the same value."
+        )
 
 
 def _check_augment(config: TrainConfig) -> None:

@@ -60,11 +60,12 @@ def metric_curves(run_id: str, keys: list[str] | tuple[str, ...] | None = None) 
 
 
 def eval_metric_keys(main_metric: str) -> list[str]:
-    """The eval curves worth drawing: the main metric first, then macro-F1 where the task reports it."""
+    """The eval curves worth drawing: the main metric first, then macro-F1 where the task reports it, then the
+    validation rows' disparities of a run with --sensitive-col (drawn only where the run logged them)."""
     keys = [f"eval_{main_metric}"]
     if main_metric != "macro_f1":
         keys.append("eval_macro_f1")
-    return keys
+    return [*keys, "eval_dp_difference", "eval_eo_difference"]
 
 
 def live_snapshot(run_id: str, log_lines: int = 30) -> LiveSnapshot:

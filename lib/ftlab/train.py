@@ -32,6 +32,7 @@ from ftlab.errors import UserError
 from ftlab.evaluate import read_split, save_predictions, score_frame
 from ftlab.methods import check_quantized_base, check_supports, count_parameters, get_method
 from ftlab.mitigation import check_sensitive_col, mitigation_plugins, penalty_weight, with_group_codes
+from ftlab.mitigation.validation import checkpoint_selection, with_validation_disparities
 from ftlab.model_files import save_final_model
 from ftlab.models import check_model, load_tokenizer
 from ftlab.plugins import Plugins
@@ -206,7 +207,9 @@ def _fit(resolved: Plan, state: runs.RunState, splits: dict[str, pd.DataFrame], 
         final = {"wall_seconds": state.wall_seconds, "peak_rss_mb": _peak_rss_mb(),
                  "train_step_samples_per_second": timer.samples_per_second(trainer.args),
                  "final_train_loss": output.metrics.get("train_loss", float("nan")),
-                 "train_tokens": trainer.state.num_input_tokens_seen}
+                 "train_tokens": trainer.state.num_input_tokens_seen,
+                 "model_step": trainer.state.best_global_step if trainer.args.load_best_model_at_end
+                 and trainer.state.best_global_step else trainer.state.global_step}
         if torch.cuda.is_available():
             final["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20
         table, metrics = score_frame(resolved.task, trainer.model, trainer.processing_class, splits["test"], config,
@@ -271,10 +274,13 @@ def _build_trainer(resolved: Plan, state: runs.RunState, splits: dict[str, pd.Da
                  PrecisionProbe(state.mlflow_run_id), *plugins.callbacks]
     if config.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(config.early_stopping_patience))
+    # With --sensitive-col, evaluations also report the validation rows' disparities (ftlab.mitigation.validation).
+    compute_metrics = with_validation_disparities(task.compute_metrics(state.labels), config, frames["train"],
+                                                  frames["validation"], state.labels)
     trainer = FtlabTrainer(
         model=model, args=_training_args(config, resolved, runs.run_dir(state.run_id), progress),
         train_dataset=train_set, eval_dataset=eval_set, data_collator=collator, processing_class=tokenizer,
-        compute_metrics=task.compute_metrics(state.labels), preprocess_logits_for_metrics=task.reduce_logits,
+        compute_metrics=compute_metrics, preprocess_logits_for_metrics=task.reduce_logits,
         callbacks=callbacks, plugins=plugins,
     )
     share_shuffle(trainer)  # several processes must draw one batch order (ftlab.ddp)
@@ -284,6 +290,8 @@ def _build_trainer(resolved: Plan, state: runs.RunState, splits: dict[str, pd.Da
 def _training_args(config: TrainConfig, resolved: Plan, folder: Path, progress: bool):
     from transformers import TrainingArguments
 
+    # The run ends on its best evaluated checkpoint under early stopping or a mitigation that selects one.
+    selection = checkpoint_selection(config, resolved.task.main_metric, resolved.task.greater_is_better)
     return TrainingArguments(
         output_dir=str(folder / "checkpoints"),
         per_device_train_batch_size=config.batch_size,
@@ -297,9 +305,9 @@ def _training_args(config: TrainConfig, resolved: Plan, folder: Path, progress: 
         save_strategy="steps", save_steps=config.save_steps, save_total_limit=config.save_total_limit,
         logging_strategy="steps", logging_steps=config.log_steps, logging_first_step=True,
         train_sampling_strategy="group_by_length" if config.group_by_length else "random",
-        load_best_model_at_end=bool(config.early_stopping_patience),
-        metric_for_best_model=f"eval_{resolved.task.main_metric}",
-        greater_is_better=resolved.task.greater_is_better,
+        load_best_model_at_end=selection is not None,
+        metric_for_best_model=f"eval_{selection.metric}" if selection else None,
+        greater_is_better=selection.greater_is_better if selection else None,
         seed=config.seed, data_seed=config.seed,
         remove_unused_columns=False,  # the sampler's `length` and plug-in columns are removed in compute_loss
         report_to="none",  # our TrackingCallback writes to MLflow; the built-in one would start a second run

@@ -4,7 +4,8 @@ registered by name (`--mitigation`). Importing this package registers the built-
 equalised-odds gaps).
 
 Training calls `with_group_codes` on its frames and merges `mitigation_plugins(config, train_frame, labels)`
-with the user's plug-ins.
+with the user's plug-ins; `validation` adds the validation rows' disparities to each evaluation and says which
+checkpoint a mitigation ends on (dp-penalty: the best validation score of the objective it trains).
 """
 
 from ftlab.mitigation.common import (GROUP_COL, TrainingGroups, check_sensitive_col, group_codes, group_names,

@@ -23,6 +23,16 @@ BuildFn = Callable[["TrainConfig", TrainingGroups], Plugins]
 
 
 @dataclass(frozen=True)
+class SelectionScore:
+    """How a mitigation scores its evaluated checkpoints on the validation rows; training ends on the lowest."""
+
+    metric: str
+    """Name of the score among the evaluation metrics (logged as `eval_<metric>`)."""
+    score: Callable[[dict[str, float], "TrainConfig"], float]
+    """fn(evaluation metrics, with `dp_difference` and `eo_difference` among them, config) -> score."""
+
+
+@dataclass(frozen=True)
 class MitigationSpec:
     name: str
     """The `--mitigation` value."""
@@ -31,6 +41,9 @@ class MitigationSpec:
     """The plug-ins for a config and the training split's groups; None for a mitigation that changes nothing."""
     default_weight: float | None = None
     """--penalty-weight when the user gives none; None for a mitigation without a weight."""
+    selection: SelectionScore | None = None
+    """Choose the checkpoint the run ends on by this validation score (see `ftlab.mitigation.validation`); None:
+    the run ends on its last step."""
 
 
 MITIGATIONS: Registry[MitigationSpec] = Registry("mitigation", "Choose one with --mitigation, e.g. "
