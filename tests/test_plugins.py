@@ -74,3 +74,42 @@ def test_loss_term_sampler_collator_and_step_plugins_take_effect(fresh_home) -> 
     # The optimised (and logged) loss is the task loss plus the term, not the task loss alone.
     assert abs(logged_loss[0][1] - (task_loss + penalty)) < 1e-3
     assert abs(logged_term[0][1] - penalty) < 1e-3
+
+
+def test_eval_metric_plugin_gets_each_row_extras_in_prediction_order(fresh_home) -> None:
+    """The default preset scores the validation set in length-grouped order: a metric plug-in must receive the
+    rows' extra columns in that order, not in the frame's."""
+    orders: list[list[int]] = []
+
+    def label_agreement(eval_prediction, extras, metrics) -> dict[str, float]:
+        ids = extras["example_id"].tolist()
+        orders.append(ids)
+        gold = validation.set_index("example_id").loc[ids, "label"].map(labels.index).to_numpy()
+        return {"rows_aligned": float((gold == eval_prediction.label_ids).mean()), "seen": float(metrics["accuracy"])}
+
+    config = ftlab.TrainConfig(dataset="rotten_tomatoes", train_size=64, eval_size=48, max_steps=2, batch_size=8,
+                               eval_batch_size=8, eval_steps=1, save_steps=1, name="plugins-eval")
+    validation = ftlab.load_splits(config)["validation"]
+    labels = sorted(validation["label"].astype(str).unique())
+    validation = validation.assign(label=validation["label"].astype(str))
+    result = ftlab.train(config, plugins=ftlab.Plugins(extra_columns=("example_id",),
+                                                       eval_metrics=[label_agreement]), progress=False)
+
+    assert result["status"] == "finished"
+    assert len(orders) == 2 and orders[0] == orders[1] and sorted(orders[0]) == sorted(validation["example_id"])
+    assert orders[0] != validation["example_id"].tolist(), "the Trainer kept the frame's order: nothing tested"
+    history = tracking.metric_history(result["mlflow_run_id"], "eval_rows_aligned")
+    assert [value for _, value, _ in history] == [1.0, 1.0]
+    accuracy = tracking.metric_history(result["mlflow_run_id"], "eval_accuracy")
+    assert [v for _, v, _ in tracking.metric_history(result["mlflow_run_id"], "eval_seen")] == [v for _, v, _ in accuracy]
+
+
+def test_evaluating_more_often_does_not_change_training(fresh_home) -> None:
+    """An evaluation draws from torch's global generator; the trainer restores it, so the training is the same."""
+    losses = []
+    for eval_steps in (1, 1000):
+        config = ftlab.TrainConfig(dataset="rotten_tomatoes", train_size=64, eval_size=16, max_steps=4, batch_size=4,
+                                   log_steps=1, eval_steps=eval_steps, save_steps=1000, name=f"plugins-rng-{eval_steps}")
+        result = ftlab.train(config, progress=False)
+        losses.append([value for _, value, _ in tracking.metric_history(result["mlflow_run_id"], "loss")])
+    assert len(losses[0]) == 4 and losses[0] == losses[1]

@@ -9,6 +9,9 @@ reweighing, augmentation, cost tracking) attach here instead of editing the trai
 - `callbacks`: `transformers.TrainerCallback`s (tracking, cancel, cost).
 - `extra_columns`: frame columns carried into batches for the terms above (e.g. a sensitive attribute); they
   reach `LossContext.extras` and are never passed to the model.
+- `eval_metrics`: fn(eval_prediction, extras, metrics) -> more metrics, called after each evaluation with the
+  task's metrics and the evaluated rows' `extra_columns` in the order of the predictions (the Trainer may score
+  the evaluation set in length-grouped order, so a frame's own row order is not that order).
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ StepFn = Callable[..., torch.Tensor]
 """fn(trainer, model, inputs, num_items_in_batch, default_step) -> detached loss; default_step has the same
 signature minus `trainer` and `default_step` and runs the standard forward/backward."""
 SamplerFactory = Callable[[Any, Any], "torch.utils.data.Sampler"]
+EvalMetric = Callable[[Any, dict[str, Any], dict[str, float]], dict[str, float]]
+"""fn(transformers' EvalPrediction, {extra column: numpy array in prediction order}, metrics so far) -> metrics."""
 
 
 @dataclass
@@ -50,6 +55,7 @@ class Plugins:
     collator_wrappers: list[Callable[[Callable, bool], Callable]] = field(default_factory=list)
     callbacks: list[Any] = field(default_factory=list)
     extra_columns: tuple[str, ...] = ()
+    eval_metrics: list[EvalMetric] = field(default_factory=list)
 
     def merged(self, other: Plugins | None) -> Plugins:
         """Combine two sets; two training steps or two samplers cannot both apply, so that is an error."""
@@ -69,4 +75,5 @@ class Plugins:
             collator_wrappers=[*self.collator_wrappers, *other.collator_wrappers],
             callbacks=[*self.callbacks, *other.callbacks],
             extra_columns=tuple(dict.fromkeys([*self.extra_columns, *other.extra_columns])),
+            eval_metrics=[*self.eval_metrics, *other.eval_metrics],
         )

@@ -32,7 +32,7 @@ from ftlab.errors import UserError
 from ftlab.evaluate import read_split, save_predictions, score_frame
 from ftlab.methods import check_quantized_base, check_supports, count_parameters, get_method
 from ftlab.mitigation import check_sensitive_col, mitigation_plugins, penalty_weight, with_group_codes
-from ftlab.mitigation.validation import checkpoint_selection, with_validation_disparities
+from ftlab.mitigation.validation import checkpoint_selection, validation_plugins
 from ftlab.model_files import save_final_model
 from ftlab.models import check_model, load_tokenizer
 from ftlab.plugins import Plugins
@@ -260,6 +260,8 @@ def _build_trainer(resolved: Plan, state: runs.RunState, splits: dict[str, pd.Da
     # A mitigation's sampler and loss terms see the sensitive column as integer group codes carried in the batch.
     frames = with_group_codes(config, {split: splits[split] for split in ("train", "validation")})
     plugins = mitigation_plugins(config, frames["train"], state.labels).merged(plugins)
+    # With --sensitive-col, each evaluation also reports the validation rows' disparities between the groups.
+    plugins = validation_plugins(config, frames["train"], state.labels).merged(plugins)
     context = OptionContext(config, frames["train"], state.labels, tokenizer, task)
     plugins = option_plugins(context).merged(plugins)
     if resolved.method.plugins is not None:  # the method's own plug-ins (distillation's KL term to its teacher)
@@ -274,13 +276,10 @@ def _build_trainer(resolved: Plan, state: runs.RunState, splits: dict[str, pd.Da
                  PrecisionProbe(state.mlflow_run_id), *plugins.callbacks]
     if config.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(config.early_stopping_patience))
-    # With --sensitive-col, evaluations also report the validation rows' disparities (ftlab.mitigation.validation).
-    compute_metrics = with_validation_disparities(task.compute_metrics(state.labels), config, frames["train"],
-                                                  frames["validation"], state.labels)
     trainer = FtlabTrainer(
         model=model, args=_training_args(config, resolved, runs.run_dir(state.run_id), progress),
         train_dataset=train_set, eval_dataset=eval_set, data_collator=collator, processing_class=tokenizer,
-        compute_metrics=compute_metrics, preprocess_logits_for_metrics=task.reduce_logits,
+        compute_metrics=task.compute_metrics(state.labels), preprocess_logits_for_metrics=task.reduce_logits,
         callbacks=callbacks, plugins=plugins,
     )
     share_shuffle(trainer)  # several processes must draw one batch order (ftlab.ddp)

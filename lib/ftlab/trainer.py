@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from transformers import Trainer
@@ -26,6 +27,38 @@ class FtlabTrainer(Trainer):
         super().__init__(*args, **kwargs)
         self._term_sums: dict[str, float] = defaultdict(float)
         self._term_counts: dict[str, int] = defaultdict(int)
+        self._eval_extras: dict[str, list[np.ndarray]] = defaultdict(list)
+        if self.plugins.eval_metrics:
+            self.compute_metrics = self._with_plugin_metrics(self.compute_metrics)
+
+    # -- evaluation ------------------------------------------------------------------------------------------
+    def evaluate(self, *args: Any, **kwargs: Any) -> dict[str, float]:
+        # An evaluation draws from torch's global generator (each DataLoader iterator takes a base seed from it):
+        # without this, how often a run evaluates would change its dropout masks and batches from then on.
+        with torch.random.fork_rng(devices=[]):
+            return super().evaluate(*args, **kwargs)
+
+    def evaluation_loop(self, *args: Any, **kwargs: Any):
+        self._eval_extras = defaultdict(list)
+        return super().evaluation_loop(*args, **kwargs)
+
+    def prediction_step(self, model: nn.Module, inputs: dict[str, Any], prediction_loss_only: bool,
+                        ignore_keys: list[str] | None = None):
+        if self.plugins.eval_metrics:  # kept in the loop's order, which is the order of the predictions
+            for key in self.plugins.extra_columns:
+                if key in inputs:
+                    self._eval_extras[key].append(self.accelerator.gather_for_metrics(inputs[key]).cpu().numpy())
+        return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys)
+
+    def _with_plugin_metrics(self, compute: Any) -> Any:
+        def compute_with_plugins(eval_prediction: Any) -> dict[str, float]:
+            metrics = dict(compute(eval_prediction)) if compute is not None else {}
+            extras = {key: np.concatenate(parts) for key, parts in self._eval_extras.items()}
+            for metric in self.plugins.eval_metrics:
+                metrics.update(metric(eval_prediction, extras, metrics))
+            return metrics
+
+        return compute_with_plugins
 
     # -- collator plug-in: the training loader and the evaluation loaders each get their own wrapping ----------
     @contextmanager

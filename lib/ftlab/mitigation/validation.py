@@ -16,7 +16,6 @@ ICML) make a constrained model's fairness hold beyond its training rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -26,12 +25,12 @@ from fairlearn.metrics import demographic_parity_difference, equalized_odds_diff
 
 from ftlab.mitigation.common import GROUP_COL, TrainingGroups
 from ftlab.mitigation.registry import get_mitigation
+from ftlab.plugins import Plugins
 
 if TYPE_CHECKING:
     from ftlab.config import TrainConfig
 
 Metrics = dict[str, float]
-ComputeMetrics = Callable[[Any], Metrics]
 
 
 @dataclass(frozen=True)
@@ -62,27 +61,22 @@ def checkpoint_selection(config: TrainConfig, main_metric: str, greater_is_bette
     return None
 
 
-def with_validation_disparities(compute: ComputeMetrics, config: TrainConfig, train_frame: pd.DataFrame,
-                                validation_frame: pd.DataFrame, labels: list[str]) -> ComputeMetrics:
-    """`compute` plus the validation rows' disparities (and the mitigation's selection score); `compute` itself
-    without --sensitive-col or outside classification.
-
-    Relies on the Trainer scoring the evaluation set in order (it does: evaluation is never shuffled), so the
-    i-th prediction is `validation_frame`'s i-th row.
-    """
-    if config.sensitive_col is None or config.task != "classification" or GROUP_COL not in validation_frame:
-        return compute
+def validation_plugins(config: TrainConfig, train_frame: pd.DataFrame, labels: list[str]) -> Plugins:
+    """An evaluation-metric plug-in adding the validation rows' disparities (and the mitigation's selection
+    score); nothing without --sensitive-col or outside classification."""
+    if config.sensitive_col is None or config.task != "classification":
+        return Plugins()
     positive = TrainingGroups.of(config, train_frame, labels).positive
-    groups = validation_frame[GROUP_COL].to_numpy()
     spec = get_mitigation(config.mitigation)
 
-    def with_disparities(eval_pred: Any) -> Metrics:
-        metrics = compute(eval_pred)
-        logits = eval_pred.predictions[0] if isinstance(eval_pred.predictions, tuple) else eval_pred.predictions
-        predicted, gold = np.asarray(logits).argmax(-1), np.asarray(eval_pred.label_ids)
-        metrics.update(group_disparities(gold, predicted, groups, positive))
+    def disparities(eval_prediction: Any, extras: dict[str, np.ndarray], metrics: Metrics) -> Metrics:
+        logits = eval_prediction.predictions
+        logits = logits[0] if isinstance(logits, tuple) else logits
+        predicted, gold = np.asarray(logits).argmax(-1), np.asarray(eval_prediction.label_ids)
+        found = group_disparities(gold, predicted, extras[GROUP_COL], positive)
         if spec.selection is not None:
-            metrics[spec.selection.metric] = spec.selection.score(metrics, config)
-        return metrics
+            found[spec.selection.metric] = spec.selection.score({**metrics, **found}, config)
+        return found
 
-    return with_disparities
+    # The groups ride in the batches (as for the penalties), so they reach the metric in the predictions' order.
+    return Plugins(extra_columns=(GROUP_COL,), eval_metrics=[disparities])
