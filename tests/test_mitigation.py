@@ -19,9 +19,9 @@ from ftlab.cli import main
 from ftlab.config import TrainConfig
 from ftlab.data import get_dataset
 from ftlab.errors import UserError
-from ftlab.mitigation.validation import group_disparities
 from ftlab.mitigation import (GROUP_COL, TrainingGroups, demographic_parity_penalty, group_gap, list_mitigations,
                               mitigation_plugins, reweigh_sampler, with_group_codes)
+from ftlab.mitigation.validation import group_disparities
 from ftlab.models import load_tokenizer
 from ftlab.plugins import Plugins
 from ftlab.tasks import get_task

@@ -208,8 +208,8 @@ def _fit(resolved: Plan, state: runs.RunState, splits: dict[str, pd.DataFrame], 
                  "train_step_samples_per_second": timer.samples_per_second(trainer.args),
                  "final_train_loss": output.metrics.get("train_loss", float("nan")),
                  "train_tokens": trainer.state.num_input_tokens_seen,
-                 "model_step": trainer.state.best_global_step if trainer.args.load_best_model_at_end
-                 and trainer.state.best_global_step else trainer.state.global_step}
+                 # best_global_step is kept only for a run that ends on its best checkpoint (metric_for_best_model)
+                 "model_step": trainer.state.best_global_step or trainer.state.global_step}
         if torch.cuda.is_available():
             final["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20
         table, metrics = score_frame(resolved.task, trainer.model, trainer.processing_class, splits["test"], config,

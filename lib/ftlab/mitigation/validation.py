@@ -54,8 +54,9 @@ def group_disparities(gold: np.ndarray, predicted: np.ndarray, groups: np.ndarra
 
 def checkpoint_selection(config: TrainConfig, main_metric: str, greater_is_better: bool) -> CheckpointSelection | None:
     """The mitigation's selection score, else the main metric under early stopping, else None (the last step)."""
-    if config.mitigation != "none" and get_mitigation(config.mitigation).selection is not None:
-        return CheckpointSelection(get_mitigation(config.mitigation).selection.metric, greater_is_better=False)
+    selection = get_mitigation(config.mitigation).selection
+    if selection is not None:
+        return CheckpointSelection(selection.metric, greater_is_better=False)
     if config.early_stopping_patience:
         return CheckpointSelection(main_metric, greater_is_better)
     return None
